@@ -1,0 +1,333 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: MIT
+# Shared helpers for bench/run.sh and bench/proxy.sh: tool checks, servers
+# started and stopped by PID with bounded waits, CPU accounting from /proc,
+# the fio job set, and the markdown table.  Sourced, never run.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034  # used by the scripts that source this file
+TOP_DIR=$(cd "$BENCH_DIR/.." && pwd)
+
+# Python with the Debian libnbd binding; a pyenv python3 on PATH lacks it.
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+die()  { echo "bench: error: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+# Package that provides each tool, so the error says what to install.
+declare -A TOOL_PKG=(
+  [fio]=fio [jq]=jq [qemu-nbd]=qemu-utils [nbdkit]=nbdkit
+  [qemu-storage-daemon]=qemu-system-common [nbdinfo]=libnbd-bin
+  [timeout]=coreutils [getconf]=libc-bin
+)
+
+# require_tools TOOL... : exit with a clear message if one is missing.
+require_tools() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 ||
+      die "'$t' not found; install it with: apt-get install -y ${TOOL_PKG[$t]:-$t}"
+  done
+}
+
+require_python_nbd() {
+  "$PYTHON" -c 'import nbd' 2>/dev/null ||
+    die "$PYTHON cannot import nbd; install it with: apt-get install -y python3-libnbd (or set PYTHON=)"
+}
+
+# ---------------------------------------------------------------- servers
+
+# Every PID we started, so the exit trap can stop what is still running.
+BENCH_PIDS=()
+SERVER_PID=
+
+# start_server LOG SOCK URI CMD... : start CMD in the background with output
+# to LOG, set SERVER_PID, and wait (bounded by START_TIMEOUT) until the NBD
+# export at URI answers a handshake.  Must not be called in a subshell, or
+# SERVER_PID and the cleanup list are lost.  Returns 1 (and stops the server)
+# if it dies or does not become ready.
+START_TIMEOUT=${START_TIMEOUT:-15}
+start_server() {
+  local log=$1 sock=$2 uri=$3; shift 3
+  # A stale socket from a killed nbdkit would make the readiness check lie.
+  rm -f "$sock"
+  # A plain simple command: $! is the server itself, not a wrapper shell,
+  # which matters for kill and for /proc/PID/stat.
+  "$@" >"$log" 2>&1 </dev/null &
+  SERVER_PID=$!
+  BENCH_PIDS+=("$SERVER_PID")
+  if ! wait_nbd_ready "$SERVER_PID" "$sock" "$uri" "$START_TIMEOUT"; then
+    note "server '$1' (pid $SERVER_PID) did not become ready; last lines of $log:"
+    tail -n 15 "$log" >&2 || true
+    stop_server "$SERVER_PID"
+    return 1
+  fi
+}
+
+# wait_nbd_ready PID SOCK URI SECONDS : poll until SOCK exists and an NBD
+# handshake on URI succeeds; fail early if PID exits.
+wait_nbd_ready() {
+  local pid=$1 sock=$2 uri=$3 secs=$4 deadline
+  deadline=$(( $(date +%s) + secs ))
+  while (( $(date +%s) < deadline )); do
+    pid_alive "$pid" || return 1
+    # The handshake, not just the socket file: some servers create the
+    # socket before they can serve, and nbdkit leaves stale ones behind.
+    if [[ -S $sock ]] && timeout 5 nbdinfo --size "$uri" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# pid_alive PID : true while PID runs.  kill -0 alone is not enough: our
+# own dead child stays a zombie, and answers it, until we wait for it.
+pid_alive() {
+  local st
+  st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z ]]
+}
+
+# stop_server PID : SIGTERM, wait up to STOP_TIMEOUT seconds, then SIGKILL.
+# Reaps the child so its exit does not linger as a zombie.
+STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+stop_server() {
+  local pid=$1 i
+  [[ -n $pid ]] || return 0
+  if pid_alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for (( i = 0; i < STOP_TIMEOUT * 20; i++ )); do
+      pid_alive "$pid" || break
+      sleep 0.05
+    done
+    if pid_alive "$pid"; then
+      note "pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+forget_pid() {
+  local p keep=()
+  for p in "${BENCH_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  BENCH_PIDS=("${keep[@]}")
+}
+
+# nap SECONDS : sleep in the background and wait for it, so that a signal
+# runs the exit trap at once instead of after a sleep of RUNTIME seconds.
+NAP_PID=
+nap() {
+  sleep "$1" &
+  NAP_PID=$!
+  wait "$NAP_PID"
+  NAP_PID=
+}
+
+# Exit trap: stop everything still running (newest first: proxies before
+# their backends), then remove temporary files.  BENCH_TMP and
+# BENCH_CLEAN_FILES are set by the scripts.
+BENCH_TMP=
+BENCH_CLEAN_FILES=()
+bench_cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  [[ -n $NAP_PID ]] && kill "$NAP_PID" 2>/dev/null
+  for (( i = ${#BENCH_PIDS[@]} - 1; i >= 0; i-- )); do
+    stop_server "${BENCH_PIDS[i]}"
+  done
+  if (( ${#BENCH_CLEAN_FILES[@]} )); then rm -f "${BENCH_CLEAN_FILES[@]}"; fi
+  [[ -n $BENCH_TMP && -d $BENCH_TMP ]] && rm -rf "$BENCH_TMP"
+  exit "$rc"
+}
+install_trap() {
+  trap bench_cleanup EXIT
+  # Turn signals into a normal exit so the EXIT trap runs once.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# ---------------------------------------------------------------- test file
+
+# make_test_file PATH MIB : a file of random data, written in full, so reads
+# hit real pages (a sparse file's holes read as zeroes without touching data).
+make_test_file() {
+  local path=$1 mib=$2
+  note "creating ${mib} MiB test file $path"
+  BENCH_CLEAN_FILES+=("$path")
+  timeout 300 dd if=/dev/urandom of="$path" bs=1M count="$mib" iflag=fullblock status=none ||
+    die "could not create $path"
+}
+
+# direct_io_works PATH : true if O_DIRECT reads work on PATH.  tmpfs only
+# accepts O_DIRECT since Linux 6.6; qemu-nbd --cache=none needs it.
+direct_io_works() {
+  dd if="$1" of=/dev/null bs=4096 count=1 iflag=direct status=none 2>/dev/null
+}
+
+# ---------------------------------------------------------------- CPU
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# cpu_ticks PID : utime+stime of the whole process.  /proc/PID/stat (not
+# /proc/PID/task/TID/stat) sums all threads, including exited ones and
+# io_uring's iou-wrk workers, which are threads of the process.
+cpu_ticks() {
+  local s f
+  { s=$(<"/proc/$1/stat"); } 2>/dev/null || { echo 0; return; }
+  # Field 2 (comm) may contain spaces: cut everything up to the last ')'.
+  s=${s##*) }
+  read -r -a f <<<"$s"
+  # f[0] is field 3 (state); utime and stime are fields 14 and 15.
+  echo $(( f[11] + f[12] ))
+}
+
+# ---------------------------------------------------------------- fio jobs
+
+ALL_JOBS=(randread1 randread32 randwrite32 seqread seqwrite)
+declare -A JOB_ARGS=(
+  [randread1]="--rw=randread --bs=4k --iodepth=1"
+  [randread32]="--rw=randread --bs=4k --iodepth=32"
+  [randwrite32]="--rw=randwrite --bs=4k --iodepth=32"
+  [seqread]="--rw=read --bs=1M --iodepth=8"
+  [seqwrite]="--rw=write --bs=1M --iodepth=8"
+)
+declare -A JOB_LABEL=(
+  [randread1]="4k randread QD1"
+  [randread32]="4k randread QD32"
+  [randwrite32]="4k randwrite QD32"
+  [seqread]="1M seq read QD8"
+  [seqwrite]="1M seq write QD8"
+)
+# iops or mbs: what the table reports for the job.
+declare -A JOB_UNIT=(
+  [randread1]=iops [randread32]=iops [randwrite32]=iops [seqread]=mbs [seqwrite]=mbs
+)
+
+# parse_jobs LIST : validate a comma-separated job list into JOBS.
+parse_jobs() {
+  local j
+  IFS=, read -r -a JOBS <<<"$1"
+  for j in "${JOBS[@]}"; do
+    [[ -n ${JOB_ARGS[$j]:-} ]] || die "unknown job '$j' (known: ${ALL_JOBS[*]})"
+  done
+}
+
+RUNTIME=${RUNTIME:-20}
+RAMP=${RAMP:-3}
+
+# run_job SERVER JOB URI OUTDIR PID [EXTRA_PID] : run one fio job against URI,
+# keep fio's JSON as OUTDIR/SERVER-JOB.json, and append one JSON line to
+# OUTDIR/results.jsonl.  CPU is sampled for PID (and EXTRA_PID, e.g. the
+# backend behind a proxy) twice: over the whole fio run, and over the
+# measured window only (after ramp), which is what the table shows.
+run_job() {
+  local server=$1 job=$2 uri=$3 out=$4 pid=$5 xpid=${6:-}
+  local json="$out/raw/$server-$job.json" fpid rc=0
+  local c0 c1 c2 c3 x1=0 x2=0 t0 t3
+  local -a args
+  read -r -a args <<<"${JOB_ARGS[$job]}"
+  note "  $server: ${JOB_LABEL[$job]} (${RAMP}s ramp + ${RUNTIME}s)"
+  c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+  # Bounded: fio's own runtime plus slack for connecting and a slow exit.
+  timeout --kill-after=5 $(( RAMP + RUNTIME + 60 )) \
+    fio --name="$job" --ioengine=nbd --uri="$uri" "${args[@]}" \
+        --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" \
+        --output-format=json --output="$json" >"$out/raw/$server-$job.fio.log" 2>&1 &
+  fpid=$!
+  BENCH_PIDS+=("$fpid")
+  # Sampling the window from here is off by fio's start-up (tens of ms),
+  # small against a runtime of seconds.
+  nap "$RAMP"; c1=$(cpu_ticks "$pid"); [[ -n $xpid ]] && x1=$(cpu_ticks "$xpid")
+  nap "$RUNTIME"; c2=$(cpu_ticks "$pid"); [[ -n $xpid ]] && x2=$(cpu_ticks "$xpid")
+  wait "$fpid" || rc=$?
+  forget_pid "$fpid"
+  # fio's stdout is empty unless it complained; keep it only then.
+  [[ -s $out/raw/$server-$job.fio.log ]] || rm -f "$out/raw/$server-$job.fio.log"
+  c3=$(cpu_ticks "$pid"); t3=$(date +%s.%N)
+  if (( rc != 0 )) || ! jq -e '.jobs[0].error == 0' "$json" >/dev/null 2>&1; then
+    note "  $server: fio failed (rc=$rc), see $out/raw/$server-$job.fio.log"
+    jq -nc --arg s "$server" --arg j "$job" '{server:$s, job:$j, failed:true}' >>"$out/results.jsonl"
+    return 0
+  fi
+  jq -c --arg s "$server" --arg j "$job" --arg unit "${JOB_UNIT[$job]}" \
+     --argjson tck "$CLK_TCK" \
+     --argjson cw "$(( c2 - c1 ))" --argjson ct "$(( c3 - c0 ))" \
+     --argjson xw "$(( x2 - x1 ))" --arg t0 "$t0" --arg t3 "$t3" '
+    .jobs[0] as $r
+    | (if ($r.read.io_bytes > 0) then $r.read else $r.write end) as $d
+    | {server:$s, job:$j, unit:$unit,
+       iops:$d.iops, mbs:($d.bw_bytes / 1e6), lat_us:($d.lat_ns.mean / 1000),
+       cpu_s:($cw / $tck), cpu_total_s:($ct / $tck), wall_s:(($t3 | tonumber) - ($t0 | tonumber)),
+       runtime_s:($r.job_runtime / 1000)}
+    | .value = (if $unit == "iops" then .iops else .mbs end)
+    | if $xw > 0 then .extra_cpu_s = ($xw / $tck) else . end' \
+     "$json" >>"$out/results.jsonl"
+}
+
+# ---------------------------------------------------------------- table
+
+# print_table RESULTS.jsonl MAIN PEERS_CSV [COLUMNS_CSV] : markdown table,
+# one row per job, one column per server in COLUMNS (default MAIN + PEERS),
+# cells "throughput / CPU-s", and the ratios of MAIN to the peer with the
+# best throughput.  Servers with no results show "-".
+print_table() {
+  local results=$1 main=$2 peers=$3 cols=${4:-}
+  [[ -n $cols ]] || cols="$main,$peers"
+  jq -rs --arg main "$main" --arg peers "$peers" --arg cols "$cols" '
+    def r1: (. * 10 | round) / 10;
+    def r2: (. * 100 | round) / 100;
+    def tput($u): if $u == "iops"
+                  then (if . >= 1000 then "\(. / 1000 | r1)k" else "\(round)" end)
+                  else "\(round) MB/s" end;
+    ($cols | split(",")) as $C | ($peers | split(",")) as $P
+    | (map(select(.failed | not)) | INDEX("\(.server)/\(.job)")) as $ok
+    | (map(select(.failed)) | INDEX("\(.server)/\(.job)")) as $bad
+    | (map(.job) | unique) as $present
+    | ["randread1","randread32","randwrite32","seqread","seqwrite"]
+    | map(select(. as $j | $present | index($j))) as $jobs
+    | "| job | " + ($C | join(" | ")) + " | \($main) / best peer | \($main) CPU per I/O / that peer |",
+      "|---|" + ($C | map("---|") | join("")) + "---|---|",
+      ($jobs[] as $j
+       | ($P | map($ok["\(.)/\($j)"]) | map(select(.)) | max_by(.value)) as $best
+       | $ok["\($main)/\($j)"] as $m
+       | "| \({"randread1":"4k randread QD1","randread32":"4k randread QD32",
+               "randwrite32":"4k randwrite QD32","seqread":"1M seq read QD8",
+               "seqwrite":"1M seq write QD8"}[$j]) | "
+         + ($C | map(. as $s | $ok["\($s)/\($j)"] as $x
+              | if $x then ($x.value | tput($x.unit))
+                      + (if $j == "randread1" then " (\($x.lat_us | round) us)" else "" end)
+                      + " / \($x.cpu_s | r2) s"
+                elif $bad["\($s)/\($j)"] then "failed"
+                else "-" end) | join(" | "))
+         + " | " + (if $m and $best then "\($m.value / $best.value | r2) (vs \($best.server))" else "-" end)
+         + " | " + (if $m and $best and $m.cpu_s > 0 and $best.cpu_s > 0
+                    then "\(($m.cpu_s / $m.value) / ($best.cpu_s / $best.value) | r2)"
+                    else "-" end)
+         + " |")' "$results"
+}
+
+# env_report : machine and tool versions, for the results directory.
+env_report() {
+  echo "date: $(date -Is)"
+  echo "host: $(hostname)"
+  echo "kernel: $(uname -r)"
+  echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"
+  echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "fio: $(fio --version)"
+  echo "qemu-nbd: $(qemu-nbd --version | head -n1)"
+  echo "nbdkit: $(nbdkit --version)"
+  echo "qemu-storage-daemon: $(qemu-storage-daemon --version | head -n1)"
+  echo "runtime: ${RUNTIME}s, ramp: ${RAMP}s"
+}
+
+# results_dir SUFFIX : a fresh bench/results/<date>-<host>/ (time of day included
+# so two runs on one day do not overwrite each other).
+results_dir() {
+  local d
+  d="$BENCH_DIR/results/$(date +%Y-%m-%dT%H%M%S)-$(hostname -s)${1:+-$1}"
+  mkdir -p "$d/raw"
+  echo "$d"
+}

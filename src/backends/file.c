@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the file backend: a regular file or a block device, served
+ * through one io_uring per backend.
+ *
+ *   submit(req) --> SQE in the ring (no syscall)
+ *   prepare hook --> one io_uring_submit per loop iteration for the batch
+ *   eventfd readable --> drain the CQ --> a step finished:
+ *        short read/write, EAGAIN      --> queue the rest again
+ *        zero: ZERO_RANGE unsupported  --> PUNCH_HOLE --> write zeroes
+ *        trim or zero with FUA         --> fdatasync of the range
+ *        done                          --> sb_backend_complete()
+ *
+ * With cache=none (O_DIRECT) offsets and lengths must be multiples of the
+ * logical block size, which block_min advertises; a buffer that is not
+ * aligned in memory is copied through an aligned bounce buffer (the only
+ * allocation on the data path, and only for such buffers).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "base/compiler.h"
+#include "base/log.h"
+
+/* valgrind does not see the kernel fill a buffer through io_uring: tell it,
+ * so the project's valgrind runs stay meaningful.  A no-op otherwise. */
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)0)
+#endif
+
+#define FILE_SQ_DEPTH 256
+#define FILE_CQ_DEPTH 4096          /* in flight is not bounded by the SQ */
+#define FILE_CQE_BATCH 32
+#define FILE_BLOCK_PREF 4096u
+#define FILE_BLOCK_MAX (32u << 20)
+#define FILE_ZERO_CHUNK (1u << 20)  /* writes of zeroes, when nothing faster works */
+#define FILE_DIO_FALLBACK 4096u     /* O_DIRECT alignment when the kernel won't say */
+#define FILE_RESUBMIT_NS (1 * SB_NS_PER_MS)
+
+/* The zeroing steps are in the order file_zero_step() tries them. */
+enum file_step {
+	STEP_RW,         /* read or write of the request's buffer (or its bounce copy) */
+	STEP_FLUSH,      /* fdatasync of the whole file */
+	STEP_TRIM,       /* punch a hole; unsupported is fine, a trim is a hint */
+	STEP_ZERO_RANGE, /* write zeroes: fallocate ZERO_RANGE */
+	STEP_ZERO_PUNCH, /* write zeroes: punch a hole (no NO_HOLE flag) */
+	STEP_ZERO_WRITE, /* write zeroes: write them, a chunk at a time */
+	STEP_FUA_SYNC,   /* after a trim or zero with FUA: fdatasync of the range */
+};
+
+/* Per-request context, in req->backend_ctx. */
+struct file_ctx {
+	enum file_step step;
+	uint32_t done;                  /* bytes done (STEP_RW, STEP_ZERO_WRITE) */
+	char *bounce;                   /* aligned copy of a misaligned buffer, or NULL */
+	STAILQ_ENTRY(file_ctx) backlog; /* waiting for a free SQE */
+};
+
+struct file_backend {
+	struct sb_backend be;
+	struct sb_loop *loop;
+	int fd;
+	bool blockdev;
+	bool read_only;
+	bool direct;                    /* cache=none: O_DIRECT */
+	uint32_t mem_align;             /* O_DIRECT buffer alignment */
+	bool no_zero_range;             /* ZERO_RANGE said EOPNOTSUPP: skip it from now on */
+	bool no_punch;                  /* PUNCH_HOLE said EOPNOTSUPP */
+	char *zeroes;                   /* FILE_ZERO_CHUNK zero bytes, made on first need */
+	struct io_uring ring;
+	bool ring_ready;
+	int efd;                        /* signalled by the ring on each completion */
+	struct sb_watch efd_watch;
+	struct sb_hook hook;
+	struct sb_timer resubmit;       /* retries an io_uring_submit the kernel refused */
+	STAILQ_HEAD(, file_ctx) backlog;
+};
+
+static inline struct file_ctx *req_ctx(struct sb_request *req)
+{
+	return (struct file_ctx *)req->backend_ctx;
+}
+
+static inline struct sb_request *ctx_req(struct file_ctx *c)
+{
+	return SB_CONTAINER_OF((unsigned char *)c, struct sb_request, backend_ctx);
+}
+
+/* ---- submission ---- */
+
+static void file_prep(struct file_backend *f, struct sb_request *req, struct io_uring_sqe *sqe)
+{
+	struct file_ctx *c = req_ctx(req);
+	uint64_t off = req->offset + c->done;
+	uint32_t len = req->length - c->done;
+	char *buf;
+
+	switch (c->step) {
+	case STEP_RW:
+		buf = (c->bounce ? c->bounce : (char *)req->buf) + c->done;
+		if (req->op == SB_OP_READ) {
+			io_uring_prep_read(sqe, f->fd, buf, len, off);
+		} else {
+			io_uring_prep_write(sqe, f->fd, buf, len, off);
+			if (req->flags & SB_REQ_FUA)
+				sqe->rw_flags = RWF_DSYNC;
+		}
+		break;
+	case STEP_ZERO_WRITE:
+		io_uring_prep_write(sqe, f->fd, f->zeroes, SB_MIN(len, FILE_ZERO_CHUNK), off);
+		if (req->flags & SB_REQ_FUA)
+			sqe->rw_flags = RWF_DSYNC;
+		break;
+	case STEP_FLUSH:
+		io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case STEP_FUA_SYNC:
+		io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
+		sqe->off = req->offset;
+		sqe->len = req->length;
+		break;
+	case STEP_TRIM:
+	case STEP_ZERO_PUNCH:
+		io_uring_prep_fallocate(sqe, f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)off, len);
+		break;
+	case STEP_ZERO_RANGE:
+		io_uring_prep_fallocate(sqe, f->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+					(off_t)off, len);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, req);
+}
+
+/* Hands the SQEs queued so far to the kernel.  A refusal (-EBUSY while the
+ * completion queue overflows, -EAGAIN without memory) leaves them in the ring
+ * for the next try; nothing is dropped. */
+static void file_submit_batch(struct file_backend *f)
+{
+	int r;
+
+	if (!io_uring_sq_ready(&f->ring))
+		return;
+	r = io_uring_submit(&f->ring);
+	if (SB_UNLIKELY(r < 0)) {
+		sb_debug("backend %s: io_uring_submit: %s, trying again", f->be.name, strerror(-r));
+		if (!f->resubmit.armed)
+			sb_timer_arm(f->loop, &f->resubmit, sb_now_ns() + FILE_RESUBMIT_NS);
+	}
+}
+
+static void file_queue(struct file_backend *f, struct sb_request *req)
+{
+	struct io_uring_sqe *sqe = NULL;
+
+	if (SB_LIKELY(STAILQ_EMPTY(&f->backlog))) {
+		sqe = io_uring_get_sqe(&f->ring);
+		if (SB_UNLIKELY(!sqe)) { /* the ring is full: make room */
+			file_submit_batch(f);
+			sqe = io_uring_get_sqe(&f->ring);
+		}
+	}
+	if (SB_UNLIKELY(!sqe)) {
+		STAILQ_INSERT_TAIL(&f->backlog, req_ctx(req), backlog);
+		return;
+	}
+	file_prep(f, req, sqe);
+}
+
+/* The prepare hook: one io_uring_submit per loop iteration. */
+static void file_prepare(void *opaque)
+{
+	struct file_backend *f = opaque;
+	struct file_ctx *c;
+
+	while (SB_UNLIKELY(!STAILQ_EMPTY(&f->backlog))) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
+		if (!sqe) {
+			file_submit_batch(f);
+			if (!(sqe = io_uring_get_sqe(&f->ring)))
+				break;
+		}
+		c = STAILQ_FIRST(&f->backlog);
+		STAILQ_REMOVE_HEAD(&f->backlog, backlog);
+		file_prep(f, ctx_req(c), sqe);
+	}
+	file_submit_batch(f);
+}
+
+/* For O_DIRECT: the range must be aligned; the buffer is copied when it is
+ * not.  Returns 0 or -errno. */
+static int file_direct_prepare(struct file_backend *f, struct sb_request *req)
+{
+	struct file_ctx *c = req_ctx(req);
+
+	if ((req->offset | req->length) & (f->be.block_min - 1))
+		return -EINVAL;
+	if (req->op == SB_OP_ZERO || SB_LIKELY(((uintptr_t)req->buf & (f->mem_align - 1)) == 0))
+		return 0;
+	if (posix_memalign((void **)&c->bounce, SB_MAX(f->mem_align, f->be.block_min), req->length))
+		return -ENOMEM;
+	if (req->op == SB_OP_WRITE)
+		memcpy(c->bounce, req->buf, req->length);
+	return 0;
+}
+
+/* The next way to write zeroes after @after (or the first one, after = -1),
+ * as an enum file_step; -ENOTSUP if FAST_ZERO forbids every way left. */
+static int file_zero_step(struct file_backend *f, const struct sb_request *req, int after)
+{
+	bool fast = req->flags & SB_REQ_FAST_ZERO;
+
+	/* On a block device ZERO_RANGE may fall back to writing zeroes in the
+	 * kernel, while PUNCH_HOLE never does: only the latter is fast. */
+	if (after < STEP_ZERO_RANGE && !f->no_zero_range && !(fast && f->blockdev))
+		return STEP_ZERO_RANGE;
+	if (after < STEP_ZERO_PUNCH && !f->no_punch && !(req->flags & SB_REQ_NO_HOLE))
+		return STEP_ZERO_PUNCH;
+	if (fast)
+		return -ENOTSUP;
+	if (!f->zeroes) {
+		if (posix_memalign((void **)&f->zeroes, FILE_DIO_FALLBACK, FILE_ZERO_CHUNK))
+			return -ENOMEM;
+		memset(f->zeroes, 0, FILE_ZERO_CHUNK);
+	}
+	return STEP_ZERO_WRITE;
+}
+
+static int file_submit(struct sb_backend *be, struct sb_request *req)
+{
+	struct file_backend *f = SB_CONTAINER_OF(be, struct file_backend, be);
+	struct file_ctx *c = req_ctx(req);
+	int r;
+
+	c->done = 0;
+	c->bounce = NULL;
+	if (SB_UNLIKELY(f->read_only && sb_op_is_write(req->op) && req->op != SB_OP_FLUSH))
+		return -EROFS;
+	if (f->direct && req->op != SB_OP_FLUSH && req->op != SB_OP_TRIM &&
+	    (r = file_direct_prepare(f, req)) < 0)
+		return r;
+	switch (req->op) {
+	case SB_OP_READ:
+	case SB_OP_WRITE:
+		c->step = STEP_RW;
+		break;
+	case SB_OP_FLUSH:
+		c->step = STEP_FLUSH;
+		break;
+	case SB_OP_TRIM:
+		c->step = STEP_TRIM;
+		break;
+	case SB_OP_ZERO:
+		if ((r = file_zero_step(f, req, -1)) < 0)
+			return r;
+		c->step = (enum file_step)r;
+		break;
+	default:
+		return -EINVAL;
+	}
+	file_queue(f, req);
+	return 0;
+}
+
+/* ---- completion ---- */
+
+static void file_finish(struct file_backend *f, struct sb_request *req, int err)
+{
+	struct file_ctx *c = req_ctx(req);
+
+	if (SB_UNLIKELY(c->bounce)) {
+		if (req->op == SB_OP_READ && !err)
+			memcpy(req->buf, c->bounce, req->length);
+		free(c->bounce);
+		c->bounce = NULL;
+	}
+	sb_backend_complete(&f->be, req, err);
+}
+
+/* A read or write step moved @res bytes (or failed). */
+static void file_rw_done(struct file_backend *f, struct sb_request *req, int res)
+{
+	struct file_ctx *c = req_ctx(req);
+	char *buf = c->bounce ? c->bounce : req->buf; /* NULL for zeroes */
+
+	if (res < 0) {
+		file_finish(f, req, res);
+		return;
+	}
+	if (SB_UNLIKELY(res == 0)) {
+		if (req->op != SB_OP_READ) { /* a write that moves nothing would loop */
+			file_finish(f, req, -EIO);
+			return;
+		}
+		/* End of file: the file shrank under us.  NBD reads it as zeroes. */
+		res = (int)(req->length - c->done);
+		memset(buf + c->done, 0, (size_t)res);
+	} else if (req->op == SB_OP_READ) {
+		VALGRIND_MAKE_MEM_DEFINED(buf + c->done, res);
+	}
+	c->done += (uint32_t)res;
+	if (SB_UNLIKELY(c->done < req->length)) { /* short: queue the rest */
+		file_queue(f, req);
+		return;
+	}
+	file_finish(f, req, 0);
+}
+
+/* A fallocate step finished: fall back to the next way of zeroing when this
+ * one is unsupported, then honour FUA. */
+static void file_alloc_done(struct file_backend *f, struct sb_request *req, int res)
+{
+	struct file_ctx *c = req_ctx(req);
+	int next;
+
+	if (res == -EOPNOTSUPP) {
+		if (c->step == STEP_ZERO_RANGE)
+			f->no_zero_range = true;
+		else
+			f->no_punch = true;
+		if (c->step == STEP_TRIM) {
+			res = 0;
+		} else {
+			next = file_zero_step(f, req, (int)c->step);
+			if (next < 0) {
+				file_finish(f, req, next);
+				return;
+			}
+			c->step = (enum file_step)next;
+			file_queue(f, req);
+			return;
+		}
+	}
+	if (res == 0 && (req->flags & SB_REQ_FUA)) {
+		c->step = STEP_FUA_SYNC;
+		file_queue(f, req);
+		return;
+	}
+	file_finish(f, req, res);
+}
+
+static void file_cqe(struct file_backend *f, struct sb_request *req, int res)
+{
+	struct file_ctx *c = req_ctx(req);
+
+	if (SB_UNLIKELY(res == -EAGAIN || res == -EINTR)) {
+		file_queue(f, req);
+		return;
+	}
+	switch (c->step) {
+	case STEP_RW:
+	case STEP_ZERO_WRITE:
+		file_rw_done(f, req, res);
+		break;
+	case STEP_TRIM:
+	case STEP_ZERO_RANGE:
+	case STEP_ZERO_PUNCH:
+		file_alloc_done(f, req, res);
+		break;
+	case STEP_FLUSH:
+	case STEP_FUA_SYNC:
+		file_finish(f, req, res);
+		break;
+	}
+}
+
+static void file_reap(void *opaque, uint32_t events)
+{
+	struct file_backend *f = opaque;
+	struct io_uring_cqe *cqes[FILE_CQE_BATCH];
+	struct { struct sb_request *req; int res; } batch[FILE_CQE_BATCH];
+	uint64_t count;
+	unsigned n;
+
+	/* Reset the eventfd before draining: a completion posted meanwhile
+	 * signals it again, so none waits for a later one. */
+	if (read(f->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		sb_warn("backend %s: eventfd: %s", f->be.name, strerror(errno));
+	/* Copy each batch out and free its slots before calling completions,
+	 * which may queue more I/O. */
+	while ((n = io_uring_peek_batch_cqe(&f->ring, cqes, FILE_CQE_BATCH)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			batch[i].req = io_uring_cqe_get_data(cqes[i]);
+			batch[i].res = cqes[i]->res;
+		}
+		io_uring_cq_advance(&f->ring, n);
+		for (unsigned i = 0; i < n; i++)
+			file_cqe(f, batch[i].req, batch[i].res);
+	}
+}
+
+/* ---- open and close ---- */
+
+static void file_free(struct file_backend *f)
+{
+	sb_loop_watch_del(f->loop, &f->efd_watch);
+	if (f->ring_ready)
+		io_uring_queue_exit(&f->ring);
+	if (f->efd >= 0)
+		close(f->efd);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->zeroes);
+	free(f->be.name);
+	free(f);
+}
+
+static void file_close(struct sb_backend *be)
+{
+	struct file_backend *f = SB_CONTAINER_OF(be, struct file_backend, be);
+
+	sb_loop_hook_del(f->loop, &f->hook);
+	sb_timer_cancel(f->loop, &f->resubmit);
+	file_free(f);
+}
+
+static const struct sb_backend_ops file_ops = {
+	.name = "file",
+	.submit = file_submit,
+	.close = file_close,
+};
+
+/* Size and, for O_DIRECT or a block device, the alignment I/O needs. */
+static int file_probe(struct file_backend *f, const char *path, struct sb_error **errp)
+{
+	struct statx stx;
+	struct stat st;
+	uint32_t align = 1;
+	int lbs;
+
+	if (fstat(f->fd, &st) < 0)
+		return sb_error_set(errp, "%s: %s", path, strerror(errno));
+	if (S_ISBLK(st.st_mode)) {
+		f->blockdev = true;
+		if (ioctl(f->fd, BLKGETSIZE64, &f->be.size) < 0 || ioctl(f->fd, BLKSSZGET, &lbs) < 0)
+			return sb_error_set(errp, "%s: %s", path, strerror(errno));
+		/* fallocate on a block device wants whole logical blocks, in
+		 * either cache mode. */
+		align = f->mem_align = (uint32_t)lbs;
+	} else if (S_ISREG(st.st_mode)) {
+		f->be.size = (uint64_t)st.st_size;
+	} else {
+		return sb_error_set(errp, "%s: not a regular file or a block device", path);
+	}
+	if (f->direct) {
+		if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
+			align = stx.stx_dio_offset_align;
+			f->mem_align = stx.stx_dio_mem_align;
+		} else if (!f->blockdev) {
+			align = f->mem_align = FILE_DIO_FALLBACK;
+		}
+		if (f->be.size % align) {
+			/* Writing the partial last block would have to grow the
+			 * file; NBD wants a size in whole blocks anyway. */
+			sb_warn("backend %s: cache=none: size %" PRIu64 " is not a multiple of %"
+				PRIu32 ", the last %" PRIu64 " bytes are not exported", f->be.name,
+				f->be.size, align, f->be.size % align);
+			f->be.size -= f->be.size % align;
+		}
+	}
+	f->be.block_min = align;
+	f->be.block_pref = SB_MAX(FILE_BLOCK_PREF, align);
+	f->be.block_max = FILE_BLOCK_MAX;
+	return 0;
+}
+
+static int file_setup_ring(struct file_backend *f, const char *path, struct sb_error **errp)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL,
+		.cq_entries = FILE_CQ_DEPTH,
+	};
+	int r;
+
+	if ((r = io_uring_queue_init_params(FILE_SQ_DEPTH, &f->ring, &p)) < 0)
+		return sb_error_set(errp, "%s: io_uring: %s", path, strerror(-r));
+	f->ring_ready = true;
+	if (!(p.features & IORING_FEAT_NODROP))
+		return sb_error_set(errp, "%s: io_uring: the kernel is too old (no NODROP)", path);
+	if ((f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return sb_error_set(errp, "%s: eventfd: %s", path, strerror(errno));
+	if ((r = io_uring_register_eventfd(&f->ring, f->efd)) < 0)
+		return sb_error_set(errp, "%s: io_uring eventfd: %s", path, strerror(-r));
+	sb_watch_init(&f->efd_watch, f->efd, file_reap, f);
+	if ((r = sb_loop_watch_add(f->loop, &f->efd_watch, EPOLLIN)) < 0)
+		return sb_error_set(errp, "%s: %s", path, strerror(-r));
+	return 0;
+}
+
+static bool file_match(const char *spec)
+{
+	/* "file:PATH" or a plain path; any other URI belongs to another driver. */
+	return strncmp(spec, "file:", 5) == 0 || !strstr(spec, "://");
+}
+
+static int file_open(struct sb_loop *loop, const char *spec,
+		     const struct sb_backend_config *cfg, struct sb_backend **out,
+		     struct sb_error **errp)
+{
+	const char *path = strncmp(spec, "file:", 5) == 0 ? spec + 5 : spec;
+	struct file_backend *f = calloc(1, sizeof(*f));
+	int flags = (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+
+	if (!f)
+		return sb_error_set(errp, "%s: out of memory", path);
+	f->loop = loop;
+	f->fd = f->efd = -1;
+	f->read_only = cfg->read_only;
+	f->direct = cfg->cache == SB_CACHE_NONE;
+	STAILQ_INIT(&f->backlog);
+	sb_timer_init(&f->resubmit, file_prepare, f);
+	if (asprintf(&f->be.name, "file:%s", path) < 0) {
+		f->be.name = NULL;
+		file_free(f);
+		return sb_error_set(errp, "%s: out of memory", path);
+	}
+	if ((f->fd = open(path, flags | (f->direct ? O_DIRECT : 0))) < 0) {
+		int e = errno;
+		file_free(f);
+		if (e == EINVAL && cfg->cache == SB_CACHE_NONE)
+			return sb_error_set(errp, "%s: cache=none needs O_DIRECT, which this "
+					    "file system does not support", path);
+		return sb_error_set(errp, "%s: %s", path, strerror(e));
+	}
+	if (file_probe(f, path, errp) < 0 || file_setup_ring(f, path, errp) < 0) {
+		file_free(f);
+		return -1;
+	}
+	f->be.ops = &file_ops;
+	f->be.ctx_size = sizeof(struct file_ctx);
+	f->be.connected = true;
+	f->be.caps = SB_CAP_FLUSH | SB_CAP_MULTI_CONN; /* one fd: flush covers all */
+	if (f->read_only)
+		f->be.caps |= SB_CAP_READ_ONLY;
+	else
+		f->be.caps |= SB_CAP_FUA | SB_CAP_TRIM | SB_CAP_ZERO | SB_CAP_FAST_ZERO;
+	sb_loop_hook_add(loop, &f->hook, file_prepare, f);
+	sb_info("backend %s: %s, %" PRIu64 " bytes, cache=%s%s, block size %" PRIu32,
+		f->be.name, f->blockdev ? "block device" : "file", f->be.size,
+		f->direct ? "none" : "writeback", f->read_only ? ", read-only" : "",
+		f->be.block_min);
+	*out = &f->be;
+	return 0;
+}
+
+const struct sb_backend_driver sb_file_driver = {
+	.name = "file",
+	.match = file_match,
+	.open = file_open,
+};

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the NBD backend: a remote NBD server through libnbd's
+ * asynchronous API on steadyblk's loop, surviving the loss of its connection.
+ *
+ *   submit(req) --> nbd_aio_pread/pwrite/... (libnbd writes it out at once
+ *                   when it can) and the request joins `inflight`
+ *   prepare hook --> re-arm the socket's watch for nbd_aio_get_direction()
+ *   socket ready --> nbd_aio_notify_read/write --> completion callbacks move
+ *                   requests to `done` --> a deferred call hands them to the
+ *                   core, outside libnbd and its handle lock
+ *
+ * When the connection goes (the server died or closed it, it answered
+ * ESHUTDOWN, or a request outlived --backend-timeout), every request still
+ * in flight on it completes once with an error (ENOTCONN, ECONNRESET,
+ * ESHUTDOWN, ETIMEDOUT) and is never re-sent by us: the core's error policy
+ * holds it and re-issues it on the next connection (invariant 4).  While
+ * disconnected, submit fails at once with -ENOTCONN.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/nbd-internal.h"
+#include "base/compiler.h"
+#include "base/log.h"
+#include "base/parse.h"
+
+static struct sb_request *ctx_request(struct nbdbe_req *r)
+{
+	return SB_CONTAINER_OF((unsigned char *)r, struct sb_request, backend_ctx);
+}
+
+/* libnbd's completion callback.  It runs inside a libnbd call, with the
+ * handle locked (sometimes inside the nbd_aio_* call that submitted it):
+ * bookkeeping only, no nbd_* call and no call into the core, which could
+ * submit again. */
+static int nbdbe_req_done(void *opaque, int *error)
+{
+	struct nbdbe_req *r = opaque;
+	struct nbdbe *nb = r->nb;
+
+	/* A request we already failed is settled: exactly once, whatever
+	 * libnbd does with the commands of a handle we closed. */
+	if (r->state != NBDBE_REQ_INFLIGHT)
+		return 1;
+	TAILQ_REMOVE(&nb->inflight, r, link);
+	r->state = NBDBE_REQ_DONE;
+	r->err = -*error;
+	if (*error == 0)
+		nb->backoff_ns = 0; /* the connection works: a loss reconnects at once */
+	else if (*error == ESHUTDOWN)
+		nb->going_away = true; /* handled once libnbd returns */
+	TAILQ_INSERT_TAIL(&nb->done, r, link);
+	sb_loop_defer(nb->loop, &nb->deliver);
+	return 1; /* retire the command: we never call nbd_aio_command_completed */
+}
+
+/* Deferred: hands settled requests to the core.  The core may submit from
+ * its completion; a request that settles inside that submit joins the list
+ * and is handed over in this same pass. */
+static void nbdbe_deliver(void *opaque)
+{
+	struct nbdbe *nb = opaque;
+	struct nbdbe_req *r;
+
+	while ((r = TAILQ_FIRST(&nb->done))) {
+		TAILQ_REMOVE(&nb->done, r, link);
+		r->state = NBDBE_REQ_IDLE;
+		sb_backend_complete(&nb->be, ctx_request(r), r->err);
+	}
+}
+
+void sb_nbdbe_lost(struct nbdbe *nb, int err, const char *why)
+{
+	struct nbdbe_req *r;
+	unsigned failed = 0;
+
+	/* Invariant 4: each request in flight on this connection completes
+	 * once, with the error; the core decides whether it is sent again.  The
+	 * handle is closed before the core sees them (teardown below, same
+	 * call), so libnbd can neither complete them nor still fill a read
+	 * buffer that the core re-issues. */
+	while ((r = TAILQ_FIRST(&nb->inflight))) {
+		TAILQ_REMOVE(&nb->inflight, r, link);
+		r->state = NBDBE_REQ_DONE;
+		r->err = err;
+		TAILQ_INSERT_TAIL(&nb->done, r, link);
+		failed++;
+	}
+	if (!TAILQ_EMPTY(&nb->done))
+		sb_loop_defer(nb->loop, &nb->deliver);
+	/* A timed-out write may still sit in our send queue: reset the
+	 * connection rather than let it reach the server after its retry. */
+	sb_nbdbe_teardown(nb, err == -ETIMEDOUT);
+	nb->down_since_ns = sb_now_ns();
+	nb->attempts = 0;
+	nb->last_err = err;
+	if (why != nb->last_msg)
+		snprintf(nb->last_msg, sizeof(nb->last_msg), "%s", why);
+	if (failed)
+		sb_warn("backend %s: connection lost (%s): %s; %u requests in flight failed "
+			"with it, for the error policy; reconnecting", nb->be.name,
+			sb_errno_name(err), nb->last_msg, failed);
+	else
+		sb_warn("backend %s: connection lost (%s): %s; reconnecting", nb->be.name,
+			sb_errno_name(err), nb->last_msg);
+	sb_backend_set_connected(&nb->be, false, err);
+	sb_nbdbe_schedule_retry(nb);
+}
+
+/* After libnbd ran (notify, submit): is the connection still usable? */
+static void nbdbe_check(struct nbdbe *nb, int err)
+{
+	if (nb->going_away)
+		sb_nbdbe_lost(nb, -ESHUTDOWN, "the server is shutting down");
+	else if (err < 0)
+		sb_nbdbe_lost(nb, err, nb->last_msg);
+	else if (nbd_aio_is_dead(nb->h) || nbd_aio_is_closed(nb->h))
+		sb_nbdbe_lost(nb, -ECONNRESET, "the server closed the connection");
+}
+
+static void nbdbe_io(void *opaque, uint32_t events)
+{
+	struct nbdbe *nb = opaque;
+
+	if (nb->state == NBDBE_UP)
+		nbdbe_check(nb, sb_nbdbe_notify(nb, events));
+	else
+		sb_nbdbe_connect_io(nb, events);
+}
+
+/* Before every wait: notice a death that happened inside a submit, and
+ * watch the socket for what libnbd waits for now. */
+static void nbdbe_prepare(void *opaque)
+{
+	struct nbdbe *nb = opaque;
+	int r;
+
+	if (nb->state == NBDBE_UP)
+		nbdbe_check(nb, 0);
+	if (nb->state == NBDBE_DOWN)
+		return;
+	if (!nb->watch.added)
+		sb_watch_init(&nb->watch, nb->fd, nbdbe_io, nb);
+	r = sb_loop_watch_set(nb->loop, &nb->watch, sb_nbdbe_events(nb));
+	if (r < 0 && nb->state == NBDBE_UP)
+		sb_nbdbe_lost(nb, r, "cannot watch the socket");
+	else if (r < 0)
+		sb_nbdbe_connect_failed(nb, r, "cannot watch the socket");
+}
+
+/* The oldest request's deadline: past it, the connection is declared dead
+ * (libnbd cannot cancel one command, and a server that does not answer one
+ * request will not answer the others). */
+static void nbdbe_deadline(void *opaque)
+{
+	struct nbdbe *nb = opaque;
+	struct nbdbe_req *r = TAILQ_FIRST(&nb->inflight);
+	char why[96];
+
+	if (nb->state != NBDBE_UP || !r)
+		return;
+	if (r->deadline_ns > sb_now_ns()) {
+		sb_timer_arm(nb->loop, &nb->deadline, r->deadline_ns);
+		return;
+	}
+	nb->timeouts++;
+	snprintf(why, sizeof(why), "a request got no answer within %" PRIu64 " ms",
+		 nb->timeout_ns / SB_NS_PER_MS);
+	sb_nbdbe_lost(nb, -ETIMEDOUT, why);
+}
+
+static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
+{
+	struct nbdbe *nb = SB_CONTAINER_OF(be, struct nbdbe, be);
+	struct nbdbe_req *r = (struct nbdbe_req *)req->backend_ctx;
+	nbd_completion_callback cb = { .callback = nbdbe_req_done, .user_data = r };
+	uint32_t fua = (req->flags & SB_REQ_FUA) ? LIBNBD_CMD_FLAG_FUA : 0;
+	uint32_t zflags = fua;
+	int64_t cookie;
+
+	if (SB_UNLIKELY(nb->state != NBDBE_UP || nb->going_away))
+		return -ENOTCONN;
+	/* The callback may run before the nbd_aio_* call returns: be ready. */
+	r->nb = nb;
+	r->state = NBDBE_REQ_INFLIGHT;
+	r->deadline_ns = nb->timeout_ns ? sb_now_ns() + nb->timeout_ns : 0;
+	TAILQ_INSERT_TAIL(&nb->inflight, r, link);
+
+	switch (req->op) {
+	case SB_OP_READ:
+		cookie = nbd_aio_pread(nb->h, req->buf, req->length, req->offset, cb, 0);
+		break;
+	case SB_OP_WRITE:
+		cookie = nbd_aio_pwrite(nb->h, req->buf, req->length, req->offset, cb, fua);
+		break;
+	case SB_OP_FLUSH:
+		cookie = nbd_aio_flush(nb->h, cb, 0);
+		break;
+	case SB_OP_TRIM:
+		cookie = nbd_aio_trim(nb->h, req->length, req->offset, cb, fua);
+		break;
+	case SB_OP_ZERO:
+		if (req->flags & SB_REQ_NO_HOLE)
+			zflags |= LIBNBD_CMD_FLAG_NO_HOLE;
+		if (req->flags & SB_REQ_FAST_ZERO)
+			zflags |= LIBNBD_CMD_FLAG_FAST_ZERO;
+		cookie = nbd_aio_zero(nb->h, req->length, req->offset, cb, zflags);
+		break;
+	default:
+		cookie = -1;
+		break;
+	}
+	if (SB_UNLIKELY(cookie < 0)) {
+		/* libnbd never calls back for a command it refused. */
+		int e = req->op < SB_OP_COUNT ? nbd_get_errno() : EINVAL;
+		TAILQ_REMOVE(&nb->inflight, r, link);
+		r->state = NBDBE_REQ_IDLE;
+		return e ? -e : -EIO;
+	}
+	if (nb->timeout_ns && !nb->deadline.armed)
+		sb_timer_arm(nb->loop, &nb->deadline, r->deadline_ns);
+	return 0;
+}
+
+static void nbdbe_kick(struct sb_backend *be)
+{
+	struct nbdbe *nb = SB_CONTAINER_OF(be, struct nbdbe, be);
+
+	/* The core is about to probe: try now rather than at the end of our
+	 * backoff; a success makes the probe go out at once. */
+	if (nb->state == NBDBE_DOWN)
+		sb_nbdbe_attempt(nb);
+}
+
+static const char *nbdbe_describe_state(struct sb_backend *be)
+{
+	struct nbdbe *nb = SB_CONTAINER_OF(be, struct nbdbe, be);
+	static const char *const names[] = {
+		[NBDBE_DOWN] = "down", [NBDBE_CONNECTING] = "connecting",
+		[NBDBE_HANDSHAKE] = "handshake", [NBDBE_UP] = "up",
+	};
+
+	snprintf(nb->state_json, sizeof(nb->state_json),
+		 "{\"connection\": \"%s\", \"reconnects\": %" PRIu64 ", \"request-timeouts\": %"
+		 PRIu64 ", \"last-error\": \"%s\"}", names[nb->state], nb->reconnects,
+		 nb->timeouts, nb->last_err ? sb_errno_name(nb->last_err) : "");
+	return nb->state_json;
+}
+
+static void nbdbe_free(struct nbdbe *nb)
+{
+	if (nb->state == NBDBE_UP)
+		nbd_aio_disconnect(nb->h, 0); /* a polite NBD_CMD_DISC, sent if it fits */
+	sb_nbdbe_teardown(nb, false);
+	sb_loop_defer_cancel(nb->loop, &nb->deliver);
+	sb_nbdbe_target_clear(&nb->target);
+	free(nb->be.name);
+	free(nb);
+}
+
+static void nbdbe_close(struct sb_backend *be)
+{
+	struct nbdbe *nb = SB_CONTAINER_OF(be, struct nbdbe, be);
+
+	sb_loop_hook_del(nb->loop, &nb->prepare);
+	nbdbe_free(nb);
+}
+
+static const struct sb_backend_ops nbdbe_ops = {
+	.name = "nbd",
+	.submit = nbdbe_submit,
+	.close = nbdbe_close,
+	.kick = nbdbe_kick,
+	.describe_state = nbdbe_describe_state,
+};
+
+static bool nbdbe_match(const char *spec)
+{
+	/* Every NBD scheme, so that the ones we refuse (TLS, vsock) get a clear
+	 * message instead of being taken for a file name. */
+	return !strncmp(spec, "nbd://", 6) || !strncmp(spec, "nbd+", 4) ||
+	       !strncmp(spec, "nbds://", 7) || !strncmp(spec, "nbds+", 5);
+}
+
+static int nbdbe_open(struct sb_loop *loop, const char *spec,
+		      const struct sb_backend_config *cfg, struct sb_backend **out,
+		      struct sb_error **errp)
+{
+	struct nbdbe *nb = calloc(1, sizeof(*nb));
+
+	if (!nb || !(nb->be.name = strdup(spec))) {
+		free(nb);
+		return sb_error_set(errp, "backend '%s': out of memory", spec);
+	}
+	nb->be.ops = &nbdbe_ops;
+	nb->be.ctx_size = sizeof(struct nbdbe_req);
+	nb->loop = loop;
+	nb->fd = -1;
+	nb->state = NBDBE_DOWN;
+	nb->timeout_ns = cfg->timeout_ns;
+	TAILQ_INIT(&nb->inflight);
+	TAILQ_INIT(&nb->done);
+	sb_defer_init(&nb->deliver, nbdbe_deliver, nb);
+	sb_timer_init(&nb->conn_timer, sb_nbdbe_conn_timer, nb);
+	sb_timer_init(&nb->deadline, nbdbe_deadline, nb);
+
+	if (sb_nbdbe_target_parse(spec, &nb->target, errp) < 0 ||
+	    sb_nbdbe_resolve(nb, errp) < 0 || sb_nbdbe_connect_initial(nb, errp) < 0) {
+		nbdbe_free(nb);
+		return -1;
+	}
+	if (cfg->read_only)
+		nb->be.caps |= SB_CAP_READ_ONLY;
+	nb->running = true;
+	sb_loop_hook_add(loop, &nb->prepare, nbdbe_prepare, nb);
+	*out = &nb->be;
+	return 0;
+}
+
+const struct sb_backend_driver sb_nbd_driver = {
+	.name = "nbd",
+	.match = nbdbe_match,
+	.open = nbdbe_open,
+};

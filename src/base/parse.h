@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: parsers shared by the command line and the management socket. */
+#ifndef SB_PARSE_H
+#define SB_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+/* Parses a duration: a number with a unit, "250ms", "2s", "1m", "1h", or
+ * "500us"; a bare number means seconds.  Returns 0 and sets *ns, or -1 with
+ * *errp set. */
+int sb_parse_duration(const char *s, uint64_t *ns, struct sb_error **errp);
+/* Parses a size: "4096", "64k", "512M", "2G" (powers of 1024). */
+int sb_parse_size(const char *s, uint64_t *bytes, struct sb_error **errp);
+/* Parses a non-negative integer that fits in @max. */
+int sb_parse_uint(const char *s, uint64_t max, uint64_t *out, struct sb_error **errp);
+/* Formats a duration the way sb_parse_duration reads it back. */
+void sb_format_duration(uint64_t ns, char *buf, size_t len);
+
+/* errno names: "EIO" <-> 5, through glibc's own table.  Returns 0 if unknown. */
+int sb_errno_from_name(const char *name);
+/* Returns "EIO" for 5 (sign ignored), or "E?" for an unknown number. */
+const char *sb_errno_name(int err);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the QMP commands that look at and steer disks: query-disks,
+ * set-error-policy, cont, fail-held, retry-now. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/parse.h"
+#include "control/qmp-internal.h"
+
+struct sb_disk *sb_qmp_disk_arg(struct sb_qmp_server *srv, json_t *args, struct sb_error **errp)
+{
+	const char *name = sb_qmp_arg_str(args, "disk");
+
+	if (!name) {
+		if (srv->ndisks == 1)
+			return srv->disks[0];
+		sb_error_set(errp, "Parameter 'disk' is missing");
+		return NULL;
+	}
+	for (size_t i = 0; i < srv->ndisks; i++)
+		if (strcmp(sb_disk_name(srv->disks[i]), name) == 0)
+			return srv->disks[i];
+	sb_error_set_class(errp, SB_ERR_NOT_FOUND, "Disk '%s' not found", name);
+	return NULL;
+}
+
+static json_t *errset_json(const struct sb_errset *set)
+{
+	json_t *list = json_array();
+
+	for (int e = 1; list && e < SB_ERRSET_MAX; e++)
+		if (sb_errset_has(set, e))
+			json_array_append_new(list, json_string(sb_errno_name(e)));
+	return list;
+}
+
+static json_t *policy_json(const struct sb_policy *p)
+{
+	json_t *actions = json_object();
+
+	for (int op = 0; actions && op < SB_OP_COUNT; op++)
+		json_object_set_new(actions, sb_op_name(op), json_string(sb_action_name(p->action[op])));
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
+			 "rerror", sb_action_name(p->action[SB_OP_READ]),
+			 "werror", sb_action_name(p->action[SB_OP_WRITE]),
+			 "actions", actions,
+			 "retry-interval-ms", sb_qmp_ms(p->retry_interval_ns),
+			 "retry-max-interval-ms", sb_qmp_ms(p->retry_max_interval_ns),
+			 "retry-timeout-ms", sb_qmp_ms(p->retry_timeout_ns),
+			 "retry-then", sb_action_name(p->retry_then),
+			 "retry-errors", errset_json(&p->retry_errors),
+			 "max-held-requests", sb_qmp_uint(p->max_held_requests),
+			 "max-held-bytes", sb_qmp_uint(p->max_held_bytes));
+}
+
+/* {"read": N, ..., "write-zeroes": N, "total": N} */
+static json_t *per_op_json(const uint64_t *v)
+{
+	json_t *o = json_object();
+	uint64_t total = 0;
+
+	for (int op = 0; o && op < SB_OP_COUNT; op++) {
+		json_object_set_new(o, sb_op_name(op), sb_qmp_uint(v[op]));
+		total += v[op];
+	}
+	if (o)
+		json_object_set_new(o, "total", sb_qmp_uint(total));
+	return o;
+}
+
+static json_t *counters_json(const struct sb_disk_stats *st)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "requests", per_op_json(st->requests),
+			 "bytes", per_op_json(st->bytes),
+			 "errors", sb_qmp_uint(st->errors),
+			 "retries", sb_qmp_uint(st->retries),
+			 "hangs", sb_qmp_uint(st->hangs),
+			 "hang-time-ms", sb_qmp_ms(st->hang_total_ns),
+			 "timeouts", sb_qmp_uint(st->timeouts),
+			 "last-errno", sb_qmp_errno(st->last_err));
+}
+
+static json_t *disk_json(struct sb_disk *disk)
+{
+	struct sb_backend *be = sb_disk_backend(disk);
+	struct sb_disk_info info;
+
+	sb_disk_info(disk, &info);
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:b}, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "name", sb_disk_name(disk),
+			 "state", sb_disk_state_name(info.state),
+			 "backend", "name", be->name, "driver", be->ops->name,
+			 "connected", be->connected,
+			 "policy", policy_json(sb_disk_policy(disk)),
+			 "counters", counters_json(sb_disk_stats(disk)),
+			 "held", sb_qmp_uint(info.held),
+			 "held-bytes", sb_qmp_uint(info.held_bytes),
+			 "oldest-held-age-ms", sb_qmp_ms(info.oldest_age_ns),
+			 "inflight", sb_qmp_uint(info.inflight));
+}
+
+json_t *sb_qmp_query_disks(struct sb_qmp_conn *conn, json_t *args, struct sb_error **errp)
+{
+	struct sb_qmp_server *srv = conn->srv;
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < srv->ndisks; i++) {
+		json_t *d = disk_json(srv->disks[i]);
+		if (!d || json_array_append_new(list, d) < 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	if (!list)
+		sb_error_set(errp, "out of memory");
+	return list;
+}
+
+static int action_arg(json_t *args, const char *name, enum sb_action *out, struct sb_error **errp)
+{
+	const char *s = sb_qmp_arg_str(args, name);
+
+	if (s && sb_action_parse(s, out, errp) < 0) {
+		sb_error_prefix(errp ? *errp : NULL, "Parameter '%s'", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int errset_arg(json_t *args, const char *name, struct sb_errset *out,
+		      struct sb_error **errp)
+{
+	json_t *list = json_object_get(args, name), *v;
+	size_t i;
+
+	if (!list)
+		return 0;
+	sb_errset_clear(out);
+	json_array_foreach(list, i, v) {
+		int e = sb_errno_from_name(json_string_value(v));
+		if (!e || e >= SB_ERRSET_MAX)
+			return sb_error_set(errp, "Parameter '%s': '%s' is not an errno name (e.g. EIO)",
+					    name, json_string_value(v));
+		sb_errset_add(out, e);
+	}
+	return 0;
+}
+
+json_t *sb_qmp_set_error_policy(struct sb_qmp_conn *conn, json_t *args, struct sb_error **errp)
+{
+	struct sb_disk *disk = sb_qmp_disk_arg(conn->srv, args, errp);
+	enum sb_action rerror, werror;
+	uint64_t max_held_requests;
+	struct sb_policy p;
+
+	if (!disk)
+		return NULL;
+	/* Start from the policy in force: only what is named changes. */
+	p = *sb_disk_policy(disk);
+	rerror = p.action[SB_OP_READ];
+	werror = p.action[SB_OP_WRITE];
+	max_held_requests = p.max_held_requests;
+	if (action_arg(args, "rerror", &rerror, errp) < 0 ||
+	    action_arg(args, "werror", &werror, errp) < 0 ||
+	    action_arg(args, "retry-then", &p.retry_then, errp) < 0 ||
+	    sb_qmp_arg_duration(args, "retry-interval", &p.retry_interval_ns, errp) < 0 ||
+	    sb_qmp_arg_duration(args, "retry-max-interval", &p.retry_max_interval_ns, errp) < 0 ||
+	    sb_qmp_arg_duration(args, "retry-timeout", &p.retry_timeout_ns, errp) < 0 ||
+	    errset_arg(args, "retry-errors", &p.retry_errors, errp) < 0 ||
+	    sb_qmp_arg_uint(args, "max-held-requests", UINT32_MAX, &max_held_requests, errp) < 0 ||
+	    sb_qmp_arg_size(args, "max-held-bytes", &p.max_held_bytes, errp) < 0)
+		return NULL;
+	if (json_object_get(args, "rerror"))
+		sb_policy_set_rerror(&p, rerror);
+	if (json_object_get(args, "werror"))
+		sb_policy_set_werror(&p, werror);
+	p.max_held_requests = (uint32_t)max_held_requests;
+
+	if (sb_disk_set_policy(disk, &p, errp) < 0)
+		return NULL;
+	sb_info("disk %s: error policy changed: rerror=%s werror=%s", sb_disk_name(disk),
+		sb_action_name(p.action[SB_OP_READ]), sb_action_name(p.action[SB_OP_WRITE]));
+	return json_object();
+}
+
+json_t *sb_qmp_cont(struct sb_qmp_conn *conn, json_t *args, struct sb_error **errp)
+{
+	struct sb_disk *disk = sb_qmp_disk_arg(conn->srv, args, errp);
+
+	if (!disk || sb_disk_cont(disk, errp) < 0)
+		return NULL;
+	return json_object();
+}
+
+json_t *sb_qmp_fail_held(struct sb_qmp_conn *conn, json_t *args, struct sb_error **errp)
+{
+	struct sb_disk *disk = sb_qmp_disk_arg(conn->srv, args, errp);
+
+	if (!disk)
+		return NULL;
+	return json_pack("{s:o}", "failed", sb_qmp_uint(sb_disk_fail_held(disk)));
+}
+
+json_t *sb_qmp_retry_now(struct sb_qmp_conn *conn, json_t *args, struct sb_error **errp)
+{
+	struct sb_disk *disk = sb_qmp_disk_arg(conn->srv, args, errp);
+
+	if (!disk || sb_disk_retry_now(disk, errp) < 0)
+		return NULL;
+	return json_object();
+}

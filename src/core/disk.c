@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the disk: life cycle, the fast path, sessions, management.
+ * What happens when a request fails lives in hold.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/parse.h"
+#include "core/disk-internal.h"
+
+const char *sb_disk_state_name(enum sb_disk_state s)
+{
+	static const char *const names[] = {
+		[SB_DISK_HEALTHY] = "healthy", [SB_DISK_HUNG] = "hung",
+		[SB_DISK_RECOVERING] = "recovering", [SB_DISK_STOPPED] = "stopped",
+	};
+	return (unsigned)s < SB_ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+const char *sb_disk_event_name(enum sb_disk_event_kind k)
+{
+	static const char *const names[] = {
+		[SB_EVENT_HUNG] = "hung",
+		[SB_EVENT_RECOVERED] = "recovered",
+		[SB_EVENT_TIMED_OUT] = "timed-out",
+		[SB_EVENT_STOPPED] = "stopped",
+		[SB_EVENT_RESUMED] = "resumed",
+		[SB_EVENT_FAILED_HELD] = "failed-held",
+		[SB_EVENT_BACKEND_DOWN] = "backend-disconnected",
+		[SB_EVENT_BACKEND_UP] = "backend-reconnected",
+	};
+	return (unsigned)k < SB_ARRAY_SIZE(names) ? names[k] : "?";
+}
+
+static void disk_backend_complete(void *opaque, struct sb_request *req, int err);
+static void disk_backend_connection(void *opaque, bool up, int err);
+static void disk_run(void *opaque);
+
+struct sb_disk *sb_disk_new(struct sb_loop *loop, const char *name,
+			    struct sb_backend *backend, const struct sb_policy *policy,
+			    struct sb_error **errp)
+{
+	struct sb_disk *disk;
+
+	if (sb_policy_validate(policy, errp) < 0)
+		return NULL;
+	disk = calloc(1, sizeof(*disk));
+	if (!disk || !(disk->name = strdup(name))) {
+		free(disk);
+		sb_error_set(errp, "disk '%s': out of memory", name);
+		return NULL;
+	}
+	disk->loop = loop;
+	disk->backend = backend;
+	disk->policy = *policy;
+	disk->state = SB_DISK_HEALTHY;
+	disk->rng = sb_now_ns() | 1;
+	TAILQ_INIT(&disk->waiting);
+	TAILQ_INIT(&disk->released);
+	TAILQ_INIT(&disk->sessions);
+	TAILQ_INIT(&disk->blocked);
+	TAILQ_INIT(&disk->observers);
+	sb_timer_init(&disk->timer, sb_hold_timer, disk);
+	sb_defer_init(&disk->run, disk_run, disk);
+	backend->up = (struct sb_backend_upcalls){
+		.complete = disk_backend_complete,
+		.connection = disk_backend_connection,
+		.opaque = disk,
+	};
+	return disk;
+}
+
+void sb_disk_free(struct sb_disk *disk)
+{
+	if (!disk)
+		return;
+	sb_timer_cancel(disk->loop, &disk->timer);
+	sb_loop_defer_cancel(disk->loop, &disk->run);
+	sb_backend_close(disk->backend);
+	free(disk->name);
+	free(disk);
+}
+
+const char *sb_disk_name(const struct sb_disk *disk)
+{
+	return disk->name;
+}
+
+struct sb_backend *sb_disk_backend(struct sb_disk *disk)
+{
+	return disk->backend;
+}
+
+size_t sb_disk_request_size(const struct sb_disk *disk)
+{
+	return sizeof(struct sb_request) + disk->backend->ctx_size;
+}
+
+const struct sb_policy *sb_disk_policy(const struct sb_disk *disk)
+{
+	return &disk->policy;
+}
+
+const struct sb_disk_stats *sb_disk_stats(const struct sb_disk *disk)
+{
+	return &disk->stats;
+}
+
+void sb_disk_attach(struct sb_disk *disk, struct sb_session *s)
+{
+	s->disk = disk;
+	s->closing = false;
+	s->blocked = false;
+	TAILQ_INSERT_TAIL(&disk->sessions, s, link);
+}
+
+void sb_disk_detach(struct sb_session *s)
+{
+	struct sb_disk *disk = s->disk;
+	struct sb_request *req, *next;
+	uint64_t fenced = 0;
+
+	if (s->closing)
+		return;
+	s->closing = true;
+	if (s->blocked) {
+		TAILQ_REMOVE(&disk->blocked, s, blocked_link);
+		s->blocked = false;
+	}
+	TAILQ_REMOVE(&disk->sessions, s, link);
+
+	/* Invariant 3: a waiting request of a client that is gone is never
+	 * sent again: a stale write must not land on newer data. */
+	TAILQ_FOREACH_SAFE(req, &disk->waiting, link, next) {
+		if (req->session != s)
+			continue;
+		TAILQ_REMOVE(&disk->waiting, req, link);
+		disk->waiting_count--;
+		disk->waiting_bytes -= sb_request_payload(req);
+		fenced++;
+		sb_disk_finish(disk, req, -ECANCELED);
+	}
+	if (fenced)
+		sb_info("disk %s: %s went away, %" PRIu64 " held requests dropped",
+			disk->name, s->name, fenced);
+	sb_disk_schedule(disk);
+}
+
+bool sb_disk_accepting(struct sb_disk *disk, struct sb_session *s)
+{
+	if (SB_LIKELY(disk->waiting_count < disk->policy.max_held_requests &&
+		      disk->waiting_bytes < disk->policy.max_held_bytes))
+		return true;
+	if (!s->blocked) {
+		s->blocked = true;
+		TAILQ_INSERT_TAIL(&disk->blocked, s, blocked_link);
+		sb_debug("disk %s: memory bound reached, %s paused", disk->name, s->name);
+	}
+	return false;
+}
+
+void sb_disk_submit(struct sb_disk *disk, struct sb_request *req)
+{
+	req->seq = ++disk->seq;
+	req->held_since_ns = 0;
+	req->last_err = 0;
+	req->attempts = 0;
+	req->released = false;
+	disk->stats.requests[req->op]++;
+	disk->stats.bytes[req->op] += req->length;
+
+	if (SB_LIKELY(disk->state == SB_DISK_HEALTHY)) {
+		sb_disk_issue(disk, req);
+		return;
+	}
+	/* Invariant 2: while anything is held, new requests queue behind it. */
+	sb_hold_enqueue(disk, req);
+	sb_disk_schedule(disk);
+}
+
+void sb_disk_issue(struct sb_disk *disk, struct sb_request *req)
+{
+	int r;
+
+	req->state = SB_REQ_INFLIGHT;
+	req->attempts++;
+	disk->inflight++;
+	r = sb_backend_submit(disk->backend, req);
+	if (SB_UNLIKELY(r < 0)) {
+		/* The contract: no completion will fire; treat it as one. */
+		disk_backend_complete(disk, req, r);
+	}
+}
+
+void sb_disk_finish(struct sb_disk *disk, struct sb_request *req, int err)
+{
+	(void)disk;
+	req->state = SB_REQ_IDLE;
+	req->done(req, err);
+}
+
+static void disk_backend_complete(void *opaque, struct sb_request *req, int err)
+{
+	struct sb_disk *disk = opaque;
+	bool was_probe = req == disk->probe;
+
+	disk->inflight--;
+	req->state = SB_REQ_IDLE;
+	if (was_probe)
+		disk->probe = NULL;
+	if (req->released) {
+		req->released = false;
+		TAILQ_REMOVE(&disk->released, req, link);
+		disk->releasing--;
+	}
+
+	if (SB_LIKELY(err == 0)) {
+		if (SB_UNLIKELY(req->held_since_ns || was_probe || disk->state != SB_DISK_HEALTHY))
+			sb_hold_completed(disk, req, was_probe);
+		sb_disk_finish(disk, req, 0);
+		return;
+	}
+	if (req->session && req->session->closing) {
+		/* Pause on drain: its client is gone, never hold or re-issue it. */
+		sb_disk_finish(disk, req, err);
+		sb_disk_schedule(disk);
+		return;
+	}
+	sb_hold_failed(disk, req, err);
+}
+
+static void disk_backend_connection(void *opaque, bool up, int err)
+{
+	struct sb_disk *disk = opaque;
+
+	if (up) {
+		sb_info("disk %s: backend %s connected", disk->name, disk->backend->name);
+		sb_disk_emit(disk, SB_EVENT_BACKEND_UP, 0, 0);
+		sb_hold_backend_up(disk);
+	} else {
+		sb_warn("disk %s: backend %s disconnected: %s", disk->name,
+			disk->backend->name, err ? strerror(-err) : "closed");
+		if (err)
+			disk->stats.last_err = err;
+		sb_disk_emit(disk, SB_EVENT_BACKEND_DOWN, 0, 0);
+	}
+}
+
+void sb_disk_schedule(struct sb_disk *disk)
+{
+	sb_loop_defer(disk->loop, &disk->run);
+}
+
+static void disk_unblock(struct sb_disk *disk)
+{
+	struct sb_session *s;
+
+	while ((s = TAILQ_FIRST(&disk->blocked)) &&
+	       disk->waiting_count < disk->policy.max_held_requests &&
+	       disk->waiting_bytes < disk->policy.max_held_bytes) {
+		TAILQ_REMOVE(&disk->blocked, s, blocked_link);
+		s->blocked = false;
+		s->resume(s);
+	}
+}
+
+static void disk_run(void *opaque)
+{
+	struct sb_disk *disk = opaque;
+
+	sb_hold_run(disk);
+	disk_unblock(disk);
+	sb_hold_arm(disk);
+}
+
+void sb_disk_info(const struct sb_disk *disk, struct sb_disk_info *info)
+{
+	uint64_t now = sb_now_ns();
+	struct sb_session *s;
+
+	memset(info, 0, sizeof(*info));
+	info->state = disk->state;
+	info->held = disk->waiting_count;
+	info->held_bytes = disk->waiting_bytes;
+	info->oldest_age_ns = sb_hold_oldest_age(disk, now);
+	info->inflight = disk->inflight;
+	if (disk->state != SB_DISK_HEALTHY && disk->hung_since_ns)
+		info->hang_age_ns = now - disk->hung_since_ns;
+	TAILQ_FOREACH(s, &disk->sessions, link)
+		info->sessions++;
+}
+
+void sb_disk_emit(struct sb_disk *disk, enum sb_disk_event_kind kind,
+		  uint64_t duration_ns, uint64_t requests)
+{
+	struct sb_disk_observer *o;
+	struct sb_disk_event ev = {
+		.kind = kind,
+		.state = disk->state,
+		.err = disk->stats.last_err,
+		.held = disk->waiting_count,
+		.held_bytes = disk->waiting_bytes,
+		.oldest_age_ns = sb_hold_oldest_age(disk, sb_now_ns()),
+		.retries = disk->hang_retries,
+		.duration_ns = duration_ns,
+		.requests = requests,
+	};
+
+	TAILQ_FOREACH(o, &disk->observers, link)
+		o->event(o->opaque, disk, &ev);
+}
+
+void sb_disk_add_observer(struct sb_disk *disk, struct sb_disk_observer *o)
+{
+	TAILQ_INSERT_TAIL(&disk->observers, o, link);
+}
+
+void sb_disk_remove_observer(struct sb_disk *disk, struct sb_disk_observer *o)
+{
+	TAILQ_REMOVE(&disk->observers, o, link);
+}

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: what happens when a request fails: the verdict, the hold, the
+ * probe, the release in order, the deadlines, and the management commands
+ * that act on held requests.  The state machine is drawn in disk.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/parse.h"
+#include "core/disk-internal.h"
+
+static void hold_insert(struct sb_disk *disk, struct sb_request *req)
+{
+	struct sb_request *it;
+
+	req->state = SB_REQ_WAITING;
+	disk->waiting_count++;
+	disk->waiting_bytes += sb_request_payload(req);
+	/* Keep arrival order.  A failure usually belongs near the front (it was
+	 * in flight before the queue formed), a new arrival at the back. */
+	TAILQ_FOREACH_REVERSE(it, &disk->waiting, sb_request_queue, link) {
+		if (it->seq < req->seq) {
+			TAILQ_INSERT_AFTER(&disk->waiting, it, req, link);
+			return;
+		}
+	}
+	TAILQ_INSERT_HEAD(&disk->waiting, req, link);
+}
+
+static void hold_remove(struct sb_disk *disk, struct sb_request *req)
+{
+	TAILQ_REMOVE(&disk->waiting, req, link);
+	disk->waiting_count--;
+	disk->waiting_bytes -= sb_request_payload(req);
+}
+
+void sb_hold_enqueue(struct sb_disk *disk, struct sb_request *req)
+{
+	/* Its age counts from now: it waits because of the outage, so it must
+	 * not wait forever behind held requests, nor be failed for time it did
+	 * not spend. */
+	req->held_since_ns = sb_now_ns();
+	hold_insert(disk, req);
+}
+
+uint64_t sb_hold_oldest_age(const struct sb_disk *disk, uint64_t now)
+{
+	const struct sb_request *req;
+	uint64_t oldest = 0;
+
+	TAILQ_FOREACH(req, &disk->waiting, link)
+		if (req->held_since_ns && (!oldest || req->held_since_ns < oldest))
+			oldest = req->held_since_ns;
+	return oldest && now > oldest ? now - oldest : 0;
+}
+
+static void hang_begin(struct sb_disk *disk)
+{
+	disk->hung_since_ns = sb_now_ns();
+	disk->hang_retries = 0;
+	disk->hang_completed = 0;
+	disk->probe_attempt = 0;
+	disk->stats.hangs++;
+}
+
+static void hang_end(struct sb_disk *disk)
+{
+	disk->stats.hang_total_ns += sb_now_ns() - disk->hung_since_ns;
+	disk->state = SB_DISK_HEALTHY;
+}
+
+static void enter_hung(struct sb_disk *disk)
+{
+	uint64_t now = sb_now_ns();
+
+	switch (disk->state) {
+	case SB_DISK_HEALTHY:
+		hang_begin(disk);
+		disk->state = SB_DISK_HUNG;
+		disk->next_probe_ns = now + sb_policy_backoff(&disk->policy, 0, &disk->rng);
+		disk->probe_attempt = 1;
+		sb_warn("disk %s: backend error %s, holding requests", disk->name,
+			sb_errno_name(disk->stats.last_err));
+		sb_disk_emit(disk, SB_EVENT_HUNG, 0, 0);
+		break;
+	case SB_DISK_RECOVERING:
+		/* A released request failed again: back to probing, keep backing off. */
+		disk->state = SB_DISK_HUNG;
+		disk->next_probe_ns = now + sb_policy_backoff(&disk->policy,
+							      disk->probe_attempt++, &disk->rng);
+		break;
+	case SB_DISK_HUNG:
+	case SB_DISK_STOPPED:
+		break;
+	}
+}
+
+static void enter_stopped(struct sb_disk *disk)
+{
+	if (disk->state == SB_DISK_STOPPED)
+		return;
+	if (disk->state == SB_DISK_HEALTHY)
+		hang_begin(disk);
+	disk->state = SB_DISK_STOPPED;
+	sb_warn("disk %s: stopped after backend error %s; 'cont' resumes it",
+		disk->name, sb_errno_name(disk->stats.last_err));
+	sb_disk_emit(disk, SB_EVENT_STOPPED, 0, 0);
+}
+
+/* Completes a waiting request that ran out of time or was given up on. */
+static void hold_fail(struct sb_disk *disk, struct sb_request *req)
+{
+	int err = req->last_err ? req->last_err
+				: (disk->stats.last_err ? disk->stats.last_err : -EIO);
+	hold_remove(disk, req);
+	sb_disk_finish(disk, req, err);
+}
+
+/* If the queue emptied without a recovery (timeouts, fail-held), the hang is over. */
+static void hold_settle(struct sb_disk *disk)
+{
+	if (disk->state == SB_DISK_HUNG && TAILQ_EMPTY(&disk->waiting) && !disk->probe &&
+	    !disk->releasing)
+		hang_end(disk);
+}
+
+static void hold_expire(struct sb_disk *disk, uint64_t now)
+{
+	struct sb_request *req, *next;
+	uint64_t failed = 0;
+
+	if (disk->state != SB_DISK_HUNG || !disk->policy.retry_timeout_ns)
+		return;
+	TAILQ_FOREACH_SAFE(req, &disk->waiting, link, next) {
+		if (!sb_policy_expired(&disk->policy, req->held_since_ns, now))
+			continue;
+		if (sb_policy_timeout_verdict(&disk->policy) == SB_VERDICT_STOP) {
+			enter_stopped(disk);
+			return;
+		}
+		hold_fail(disk, req);
+		failed++;
+	}
+	if (!failed)
+		return;
+	disk->stats.timeouts += failed;
+	sb_warn("disk %s: %" PRIu64 " held requests timed out, failed with %s",
+		disk->name, failed, sb_errno_name(disk->stats.last_err));
+	uint64_t duration = now - disk->hung_since_ns;
+	hold_settle(disk);
+	sb_disk_emit(disk, SB_EVENT_TIMED_OUT, duration, failed);
+}
+
+void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
+{
+	enum sb_verdict v = sb_policy_decide(&disk->policy, req->op, err);
+	uint64_t now = sb_now_ns();
+	struct sb_disk_observer *o;
+	unsigned e = (unsigned)-err;
+
+	disk->stats.errors++;
+	disk->stats.errors_by_errno[e < SB_ERRNO_STATS ? e : 0]++;
+	disk->stats.last_err = err;
+	req->last_err = err;
+	bool timed_out = v == SB_VERDICT_RETRY &&
+			 sb_policy_expired(&disk->policy, req->held_since_ns, now);
+	if (timed_out)
+		v = sb_policy_timeout_verdict(&disk->policy);
+	sb_debug("disk %s: %s of %u bytes at %" PRIu64 " failed with %s: %s", disk->name,
+		 sb_op_name(req->op), req->length, req->offset, sb_errno_name(err),
+		 v == SB_VERDICT_RETRY ? "hold" : v == SB_VERDICT_STOP ? "stop"
+		 : v == SB_VERDICT_IGNORE ? "ignore" : "report");
+	TAILQ_FOREACH(o, &disk->observers, link)
+		if (o->io_error)
+			o->io_error(o->opaque, disk, req->op, err, v);
+
+	switch (v) {
+	case SB_VERDICT_REPORT:
+		if (timed_out) {
+			disk->stats.timeouts++;
+			sb_disk_finish(disk, req, err);
+			hold_settle(disk);
+			sb_disk_emit(disk, SB_EVENT_TIMED_OUT, now - disk->hung_since_ns, 1);
+		} else {
+			sb_disk_finish(disk, req, err);
+		}
+		break;
+	case SB_VERDICT_IGNORE:
+		if (req->op == SB_OP_READ)
+			memset(req->buf, 0, req->length); /* never leak stale memory */
+		sb_disk_finish(disk, req, 0);
+		break;
+	case SB_VERDICT_STOP:
+		if (!req->held_since_ns)
+			req->held_since_ns = now;
+		hold_insert(disk, req);
+		enter_stopped(disk);
+		break;
+	case SB_VERDICT_RETRY:
+		if (!req->held_since_ns)
+			req->held_since_ns = now;
+		hold_insert(disk, req);
+		enter_hung(disk);
+		break;
+	}
+	sb_disk_schedule(disk);
+}
+
+void sb_hold_completed(struct sb_disk *disk, struct sb_request *req, bool was_probe)
+{
+	if (req->held_since_ns)
+		disk->hang_completed++;
+	if (was_probe && disk->state == SB_DISK_HUNG) {
+		/* The backend answers again: release the rest in order. */
+		disk->state = SB_DISK_RECOVERING;
+		disk->probe_attempt = 0;
+		sb_info("disk %s: probe succeeded, releasing %" PRIu64 " held requests",
+			disk->name, disk->waiting_count);
+	}
+	sb_disk_schedule(disk);
+}
+
+static bool overlaps(const struct sb_request *a, const struct sb_request *b)
+{
+	if (a->op == SB_OP_READ && b->op == SB_OP_READ)
+		return false;
+	if (a->op == SB_OP_FLUSH || b->op == SB_OP_FLUSH)
+		return true;
+	return a->offset < b->offset + b->length && b->offset < a->offset + a->length;
+}
+
+/* May @req be re-issued now without breaking the order of the queue? */
+static bool release_allowed(const struct sb_disk *disk, const struct sb_request *req)
+{
+	const struct sb_request *r;
+
+	/* A flush covers everything before it: it waits until nothing else is
+	 * in flight. */
+	if (req->op == SB_OP_FLUSH)
+		return disk->inflight == 0;
+	TAILQ_FOREACH(r, &disk->released, link)
+		if (overlaps(r, req))
+			return false;
+	return true;
+}
+
+static void hold_release(struct sb_disk *disk)
+{
+	struct sb_request *req;
+
+	while (disk->state == SB_DISK_RECOVERING && disk->releasing < SB_RELEASE_DEPTH &&
+	       (req = TAILQ_FIRST(&disk->waiting)) && release_allowed(disk, req)) {
+		hold_remove(disk, req);
+		req->released = true;
+		TAILQ_INSERT_TAIL(&disk->released, req, link);
+		disk->releasing++;
+		if (req->attempts) {
+			disk->stats.retries++;
+			disk->hang_retries++;
+		}
+		sb_disk_issue(disk, req);
+	}
+	if (disk->state == SB_DISK_RECOVERING && TAILQ_EMPTY(&disk->waiting) &&
+	    !disk->releasing) {
+		uint64_t duration = sb_now_ns() - disk->hung_since_ns;
+		hang_end(disk);
+		sb_info("disk %s: recovered after %" PRIu64 " ms, %" PRIu64 " held requests completed",
+			disk->name, duration / SB_NS_PER_MS, disk->hang_completed);
+		sb_disk_emit(disk, SB_EVENT_RECOVERED, duration, disk->hang_completed);
+	}
+}
+
+static void hold_probe(struct sb_disk *disk)
+{
+	struct sb_request *req = TAILQ_FIRST(&disk->waiting);
+
+	if (!req)
+		return;
+	hold_remove(disk, req);
+	disk->probe = req;
+	if (req->attempts) {
+		disk->stats.retries++;
+		disk->hang_retries++;
+	}
+	disk->next_probe_ns = sb_now_ns() + sb_policy_backoff(&disk->policy,
+							      disk->probe_attempt++, &disk->rng);
+	if (disk->backend->ops->kick)
+		disk->backend->ops->kick(disk->backend);
+	sb_disk_issue(disk, req);
+}
+
+void sb_hold_run(struct sb_disk *disk)
+{
+	uint64_t now = sb_now_ns();
+
+	hold_expire(disk, now);
+	if (disk->state == SB_DISK_HUNG && !disk->probe && now >= disk->next_probe_ns)
+		hold_probe(disk);
+	hold_release(disk);
+	hold_settle(disk);
+}
+
+void sb_hold_arm(struct sb_disk *disk)
+{
+	uint64_t deadline = UINT64_MAX;
+	const struct sb_request *req;
+
+	if (disk->state == SB_DISK_HUNG) {
+		if (!disk->probe && !TAILQ_EMPTY(&disk->waiting))
+			deadline = disk->next_probe_ns;
+		if (disk->policy.retry_timeout_ns)
+			TAILQ_FOREACH(req, &disk->waiting, link)
+				if (req->held_since_ns &&
+				    req->held_since_ns + disk->policy.retry_timeout_ns < deadline)
+					deadline = req->held_since_ns + disk->policy.retry_timeout_ns;
+	}
+	if (deadline == UINT64_MAX)
+		sb_timer_cancel(disk->loop, &disk->timer);
+	else
+		sb_timer_arm(disk->loop, &disk->timer, deadline);
+}
+
+void sb_hold_timer(void *opaque)
+{
+	struct sb_disk *disk = opaque;
+
+	sb_disk_schedule(disk);
+}
+
+void sb_hold_backend_up(struct sb_disk *disk)
+{
+	/* Recovery is prompt: a reconnect probes now, not at the end of the interval. */
+	if (disk->state == SB_DISK_HUNG) {
+		disk->next_probe_ns = sb_now_ns();
+		disk->probe_attempt = 0;
+		sb_disk_schedule(disk);
+	}
+}
+
+/* ---- management ---- */
+
+int sb_disk_set_policy(struct sb_disk *disk, const struct sb_policy *p, struct sb_error **errp)
+{
+	struct sb_request *req, *next;
+	bool any_stop = false;
+	uint64_t given_up = 0;
+	uint64_t duration = disk->hung_since_ns ? sb_now_ns() - disk->hung_since_ns : 0;
+
+	if (sb_policy_validate(p, errp) < 0)
+		return -1;
+	disk->policy = *p;
+
+	/* It applies to requests already held: decide each again. */
+	TAILQ_FOREACH_SAFE(req, &disk->waiting, link, next) {
+		if (!req->last_err)
+			continue; /* queued, never failed: nothing to decide */
+		switch (sb_policy_decide(p, req->op, req->last_err)) {
+		case SB_VERDICT_REPORT:
+			hold_fail(disk, req);
+			given_up++;
+			break;
+		case SB_VERDICT_IGNORE:
+			given_up++;
+			hold_remove(disk, req);
+			if (req->op == SB_OP_READ)
+				memset(req->buf, 0, req->length);
+			sb_disk_finish(disk, req, 0);
+			break;
+		case SB_VERDICT_STOP:
+			any_stop = true;
+			break;
+		case SB_VERDICT_RETRY:
+			break;
+		}
+	}
+	if (disk->state == SB_DISK_STOPPED && !any_stop && !TAILQ_EMPTY(&disk->waiting)) {
+		disk->state = SB_DISK_HUNG;
+		disk->next_probe_ns = sb_now_ns();
+		sb_disk_emit(disk, SB_EVENT_RESUMED, 0, 0);
+	} else if (disk->state == SB_DISK_STOPPED && TAILQ_EMPTY(&disk->waiting)) {
+		hang_end(disk);
+		sb_disk_emit(disk, SB_EVENT_RESUMED, 0, 0);
+	} else if (disk->state == SB_DISK_HUNG && any_stop) {
+		enter_stopped(disk);
+	}
+	hold_expire(disk, sb_now_ns());
+	hold_settle(disk);
+	if (given_up) {
+		/* The new policy gave up on them: say so, or a hang would end unseen. */
+		sb_warn("disk %s: new policy completed %" PRIu64 " held requests", disk->name,
+			given_up);
+		sb_disk_emit(disk, SB_EVENT_FAILED_HELD, duration, given_up);
+	}
+	sb_disk_schedule(disk);
+	return 0;
+}
+
+int sb_disk_cont(struct sb_disk *disk, struct sb_error **errp)
+{
+	struct sb_request *req;
+	uint64_t now = sb_now_ns();
+
+	if (disk->state != SB_DISK_STOPPED)
+		return sb_error_set(errp, "disk '%s' is not stopped (it is %s)", disk->name,
+				    sb_disk_state_name(disk->state));
+	/* A fresh retry window for each request: the operator chose to go on. */
+	TAILQ_FOREACH(req, &disk->waiting, link)
+		req->held_since_ns = now;
+	disk->state = SB_DISK_RECOVERING;
+	disk->probe_attempt = 0;
+	sb_info("disk %s: resumed, re-issuing %" PRIu64 " requests", disk->name,
+		disk->waiting_count);
+	sb_disk_emit(disk, SB_EVENT_RESUMED, 0, 0);
+	sb_disk_schedule(disk);
+	return 0;
+}
+
+uint64_t sb_disk_fail_held(struct sb_disk *disk)
+{
+	struct sb_request *req;
+	uint64_t failed = 0;
+	uint64_t duration = disk->hung_since_ns ? sb_now_ns() - disk->hung_since_ns : 0;
+
+	while ((req = TAILQ_FIRST(&disk->waiting))) {
+		hold_fail(disk, req);
+		failed++;
+	}
+	if (disk->state == SB_DISK_STOPPED || disk->state == SB_DISK_HUNG) {
+		if (!disk->probe && !disk->releasing)
+			hang_end(disk);
+		else
+			disk->state = SB_DISK_RECOVERING; /* let the in-flight ones finish */
+	}
+	if (failed) {
+		sb_warn("disk %s: %" PRIu64 " held requests failed on request", disk->name, failed);
+		sb_disk_emit(disk, SB_EVENT_FAILED_HELD, duration, failed);
+	}
+	sb_disk_schedule(disk);
+	return failed;
+}
+
+int sb_disk_retry_now(struct sb_disk *disk, struct sb_error **errp)
+{
+	if (disk->state == SB_DISK_STOPPED)
+		return sb_error_set(errp, "disk '%s' is stopped: use cont to resume it", disk->name);
+	if (disk->state == SB_DISK_HUNG) {
+		disk->next_probe_ns = sb_now_ns();
+		disk->probe_attempt = 0;
+		sb_disk_schedule(disk);
+	}
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the request, the unit that travels frontend -> core -> backend.
+ *
+ * Life cycle (the state field), owned by whoever holds it:
+ *
+ *   frontend fills it, sb_disk_submit()
+ *        |
+ *        v                     success / report / ignore
+ *     INFLIGHT at backend ------------------------------> complete(req, err)
+ *        |   ^                                            (exactly once)
+ *  failed|   | probe or release
+ *  (hold)v   |
+ *     WAITING on the disk's ordered queue ---- fenced ---> complete(req, -ECANCELED)
+ *        ^                                   (client gone: never re-issued)
+ *        |
+ *  new requests queue here too while the disk holds any (ordering)
+ *
+ * The frontend allocates requests once per connection slot, with the backend's
+ * context size (sb_disk_request_size()), so the fast path never allocates.
+ */
+#ifndef SB_REQUEST_H
+#define SB_REQUEST_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+enum sb_op {
+	SB_OP_READ,
+	SB_OP_WRITE,
+	SB_OP_FLUSH,
+	SB_OP_TRIM,
+	SB_OP_ZERO,      /* write zeroes */
+	SB_OP_COUNT
+};
+
+/* Flags on every data operation. */
+#define SB_REQ_FUA       (1u << 0) /* durable before completion */
+#define SB_REQ_NO_HOLE   (1u << 1) /* write zeroes: keep it allocated */
+#define SB_REQ_FAST_ZERO (1u << 2) /* write zeroes: fail with ENOTSUP if slow */
+
+enum sb_req_state {
+	SB_REQ_IDLE,     /* the frontend owns it */
+	SB_REQ_INFLIGHT, /* at the backend */
+	SB_REQ_WAITING,  /* on the disk's queue: held after a failure, or queued behind held ones */
+};
+
+struct sb_session;
+struct sb_request;
+
+/* Called exactly once per submitted request.  @err is 0 or -errno; it is
+ * -ECANCELED when the request was fenced because its session closed: the
+ * frontend must then not reply, only release the request. */
+typedef void (*sb_request_done_fn)(struct sb_request *req, int err);
+
+struct sb_request {
+	/* Set by the frontend before sb_disk_submit(). */
+	enum sb_op op;
+	uint32_t flags;            /* SB_REQ_* */
+	uint64_t offset;
+	uint32_t length;
+	void *buf;                 /* read: filled; write: the data; frontend-owned */
+	struct sb_session *session;
+	sb_request_done_fn done;
+
+	/* Owned by the core while submitted. */
+	enum sb_req_state state;
+	bool released;             /* re-issued from the queue, counted in disk->releasing */
+	uint64_t seq;              /* arrival order on the disk */
+	uint64_t held_since_ns;    /* 0 = never held; its retry age counts from here */
+	int last_err;              /* the last backend error, -errno */
+	uint32_t attempts;         /* backend attempts so far */
+	TAILQ_ENTRY(sb_request) link;
+
+	/* Backend-private context, sb_backend.ctx_size bytes. */
+	alignas(16) unsigned char backend_ctx[];
+};
+
+TAILQ_HEAD(sb_request_queue, sb_request);
+
+static inline bool sb_op_is_write(enum sb_op op)
+{
+	return op != SB_OP_READ;
+}
+
+/* Bytes of memory a request pins while it waits (its data buffer). */
+static inline uint64_t sb_request_payload(const struct sb_request *req)
+{
+	return (req->op == SB_OP_READ || req->op == SB_OP_WRITE) ? req->length : 0;
+}
+
+const char *sb_op_name(enum sb_op op);
+
+#endif

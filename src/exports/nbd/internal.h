@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the NBD server's private state, shared by its files:
+ *
+ *   uri.c           export URIs: parse and format
+ *   server.c        the server, its exports and listeners, accept
+ *   conn.c          a client connection: socket input, output queue, close
+ *   handshake.c     fixed newstyle option haggling
+ *   transmission.c  requests: validate, submit to the disk, reply
+ *
+ * A connection's life:
+ *
+ *   accept -> HANDSHAKE --(GO / EXPORT_NAME)--> TRANSMISSION --(DISC)--> draining
+ *                |                                    |                     |
+ *                +-- violation, timeout, ABORT -------+-- EOF, error -------+
+ *                                                     v
+ *                         closing: socket closed, session detached (waiting
+ *                         requests fenced), freed when the last request
+ *                         in flight at the backend has completed
+ */
+#ifndef SB_NBD_INTERNAL_H
+#define SB_NBD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/loop.h"
+#include "core/disk.h"
+#include "exports/nbd/proto.h"
+#include "exports/nbd/server.h"
+
+/* ---- limits ---- */
+#define NBD_DEFAULT_PORT       10809
+#define NBD_RBUF_SIZE          (64u * 1024)           /* per-connection input buffer */
+#define NBD_MAX_OPTION         4096u                  /* longest option data we read */
+#define NBD_HS_OUT_MAX         (64u * 1024)           /* unread option replies before we stop reading */
+#define NBD_HANDSHAKE_NS       (10 * SB_NS_PER_SEC)   /* accept -> transmission */
+#define NBD_MAX_PAYLOAD        (32u * 1024 * 1024)    /* advertised maximum payload */
+#define NBD_HARD_PAYLOAD       (64u * 1024 * 1024)    /* a larger write is discarded... */
+#define NBD_MAX_REQUESTS       128u                   /* slots per connection */
+#define NBD_MAX_BUSY_BYTES     (64u * 1024 * 1024)    /* payload bytes held per connection */
+#define NBD_KEEP_BUF_BYTES     (64u * 1024 * 1024)    /* data buffers kept for reuse */
+#define NBD_BUF_ALIGN          4096u                  /* data buffers suit O_DIRECT */
+
+/* ---- URIs (uri.c) ---- */
+enum nbd_transport { NBD_UNIX, NBD_TCP };
+
+struct nbd_uri {
+	enum nbd_transport transport;
+	char *name;                       /* export name, decoded; "" = default */
+	char *socket;                     /* NBD_UNIX: socket path, decoded */
+	struct sockaddr_storage addr;     /* NBD_TCP: numeric address and port */
+	socklen_t addrlen;
+};
+
+/* Parses "nbd+unix:///NAME?socket=PATH" or "nbd://HOST[:PORT][/NAME]" (HOST
+ * numeric: 127.0.0.1 or [::1]; port 10809 by default).  Returns 0 and fills
+ * @u (free with nbd_uri_clear), or -1 with *errp set and @u cleared. */
+int nbd_uri_parse(const char *s, struct nbd_uri *u, struct sb_error **errp);
+void nbd_uri_clear(struct nbd_uri *u);
+/* Writes the canonical form of @u into @buf.  Returns false if it did not fit. */
+bool nbd_uri_format(const struct nbd_uri *u, char *buf, size_t len);
+/* Writes "unix:PATH" or "HOST:PORT" (for log lines). */
+void nbd_uri_where(const struct nbd_uri *u, char *buf, size_t len);
+uint16_t nbd_uri_port(const struct nbd_uri *u);
+
+/* ---- exports and listeners (server.c) ---- */
+struct nbd_listener;
+
+struct nbd_export {
+	char *name;
+	struct sb_disk *disk;
+	struct nbd_listener *listener;
+	bool read_only;                   /* asked for, or the backend's */
+	uint16_t tx_flags;                /* NBD_FLAG_* sent to clients */
+	uint32_t block_min, block_pref, block_max; /* advertised constraints */
+	TAILQ_ENTRY(nbd_export) srv_link; /* server's list, in the order added */
+	TAILQ_ENTRY(nbd_export) lst_link; /* listener's list */
+};
+
+struct nbd_listener {
+	struct sb_nbd_server *srv;
+	struct nbd_uri addr;              /* where (name unused) */
+	char where[128];                  /* "unix:PATH" or "HOST:PORT" */
+	int fd;                           /* -1 once closed */
+	dev_t dev;                        /* the socket file we bound (unix) */
+	ino_t ino;
+	struct sb_watch watch;
+	struct sb_timer backoff;          /* accept paused after EMFILE */
+	TAILQ_HEAD(, nbd_export) exports;
+	TAILQ_ENTRY(nbd_listener) link;
+};
+
+struct nbd_conn;
+
+struct sb_nbd_server {
+	struct sb_loop *loop;
+	bool shut_down;
+	unsigned next_id;                 /* names clients in logs: "nbd client 3" */
+	unsigned clients;                 /* connected now (not closing) */
+	TAILQ_HEAD(, nbd_listener) listeners;
+	TAILQ_HEAD(, nbd_export) exports;
+	TAILQ_HEAD(, nbd_conn) conns;     /* connected and closing ones */
+};
+
+/* The export called @name (@len bytes, not NUL-terminated) on @lst, or NULL. */
+struct nbd_export *nbd_export_find(struct nbd_listener *lst, const char *name, size_t len);
+
+/* ---- a connection (conn.c) ---- */
+enum nbd_phase { NBD_HANDSHAKE, NBD_TRANSMISSION };
+
+/* What a parser tells the input loop. */
+enum nbd_parse {
+	NBD_PARSE_MORE,   /* needs more input */
+	NBD_PARSE_AGAIN,  /* set skip/dst for a payload: consume, then call again */
+	NBD_PARSE_PAUSE,  /* stop reading until something completes */
+	NBD_PARSE_DROP,   /* protocol violation (logged): hard disconnect */
+};
+
+/* A request slot: allocated once per connection (with the backend's request
+ * context), so the fast path never allocates. */
+struct nbd_slot {
+	struct nbd_conn *conn;
+	TAILQ_ENTRY(nbd_slot) link;       /* free list or output queue */
+	uint16_t cmd;
+	uint32_t error;                   /* refused: the NBD error to reply */
+	uint32_t payload;                 /* bytes counted in conn->busy_bytes */
+	struct nbd_simple_reply reply;    /* wire format, sent as is */
+	uint32_t data_len;                /* data after the reply (read) */
+	uint32_t sent;                    /* bytes of reply + data sent */
+	uint64_t cookie;                  /* opaque, as received */
+	void *buf;                        /* data buffer, NBD_BUF_ALIGN aligned */
+	uint32_t cap;                     /* its size; kept for the next request */
+	struct sb_request req;            /* last: backend context follows */
+};
+
+struct nbd_conn {
+	struct sb_nbd_server *srv;
+	struct nbd_listener *listener;
+	struct nbd_export *exp;           /* chosen export (transmission) */
+	unsigned id;
+	char name[160];                   /* "nbd client 3 (unix:/run/a.sock)" */
+	int fd;
+	struct sb_watch watch;
+	struct sb_timer timer;            /* handshake deadline */
+	struct sb_defer work;             /* parse input, send output: after the batch */
+	enum nbd_phase phase;
+	bool closing;                     /* socket closed; freed when idle */
+	bool in_close;                    /* inside nbd_conn_close: do not free yet */
+	bool draining;                    /* DISC or ABORT: read nothing more */
+	bool rx_paused;                   /* the parser asked to stop reading */
+	bool out_blocked;                 /* socket full: waiting for EPOLLOUT */
+	bool rdhup;                       /* peer shut its side (seen after DISC) */
+	bool got_client_flags;            /* handshake: past the client flags */
+	bool no_zeroes;                   /* NBD_FLAG_C_NO_ZEROES */
+
+	/* Input: bytes [rpos, rlen) of rbuf are received, not yet parsed. */
+	unsigned char *rbuf;
+	uint32_t rpos, rlen;
+	uint64_t skip;                    /* payload bytes to read and drop */
+	unsigned char *dst;               /* payload read straight into a slot */
+	uint32_t dst_left;
+	struct nbd_slot *rx_slot;         /* the request that payload belongs to */
+
+	/* Handshake output (option replies), sent before any request reply. */
+	unsigned char *hs_out;
+	size_t hs_off, hs_len, hs_cap;
+
+	/* Transmission. */
+	struct sb_session session;
+	uint64_t size;                    /* export size, fixed at GO */
+	unsigned char *slot_mem;          /* NBD_MAX_REQUESTS slots */
+	size_t slot_size;
+	TAILQ_HEAD(, nbd_slot) free_slots;
+	TAILQ_HEAD(, nbd_slot) out;       /* replies waiting to be sent */
+	uint32_t busy;                    /* slots taken */
+	uint64_t busy_bytes;              /* their payload bytes */
+	uint32_t inflight;                /* submitted to the disk, not completed */
+	uint64_t buf_bytes;               /* capacity of all slot buffers */
+
+	TAILQ_ENTRY(nbd_conn) link;
+};
+
+/* Takes @fd (accepted, non-blocking) and starts the handshake.  @peer names
+ * the other end in logs.  Returns 0, or -1 (fd closed, logged). */
+int nbd_conn_new(struct sb_nbd_server *srv, struct nbd_listener *lst, int fd,
+		 const char *peer);
+/* Hard disconnect: closes the socket, detaches the session (its waiting
+ * requests are fenced), drops unsent replies.  The connection is freed now
+ * if nothing is in flight, else by the last completion: the caller must not
+ * touch @c afterwards. */
+void nbd_conn_close(struct nbd_conn *c, const char *why);
+/* Frees @c if it is closing and idle. */
+void nbd_conn_maybe_free(struct nbd_conn *c);
+/* Frees @c whatever its state (server teardown). */
+void nbd_conn_destroy(struct nbd_conn *c);
+/* Runs the connection's work (parse input, send output) after this batch. */
+void nbd_conn_schedule(struct nbd_conn *c);
+/* Appends @len bytes to the handshake output.  Returns 0 or -ENOMEM. */
+int nbd_conn_hs_append(struct nbd_conn *c, const void *data, size_t len);
+
+/* ---- handshake (handshake.c) ---- */
+/* Queues the greeting and arms the handshake deadline. */
+int nbd_hs_start(struct nbd_conn *c);
+enum nbd_parse nbd_hs_parse(struct nbd_conn *c);
+
+/* ---- transmission (transmission.c) ---- */
+/* Enters transmission on @exp: allocates the slots, attaches the session.
+ * Returns 0 or -ENOMEM. */
+int nbd_tx_start(struct nbd_conn *c, struct nbd_export *exp);
+enum nbd_parse nbd_tx_parse(struct nbd_conn *c);
+/* Returns a slot whose reply was sent (or dropped) to the free list. */
+void nbd_slot_put(struct nbd_conn *c, struct nbd_slot *s);
+/* Frees the slots and their buffers (the connection is going away). */
+void nbd_tx_free(struct nbd_conn *c);
+
+#endif

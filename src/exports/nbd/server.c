@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the NBD server: its exports, the sockets it listens on
+ * (several exports may share one), accepting clients, shutdown. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "exports/nbd/internal.h"
+
+#define SOCKET_MODE 0660                        /* owner and group may connect */
+#define ACCEPT_BATCH 16                         /* accepts per wakeup: fairness */
+#define ACCEPT_BACKOFF_NS (100 * SB_NS_PER_MS)  /* after EMFILE and friends */
+
+struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop)
+{
+	struct sb_nbd_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->loop = loop;
+	TAILQ_INIT(&srv->listeners);
+	TAILQ_INIT(&srv->exports);
+	TAILQ_INIT(&srv->conns);
+	return srv;
+}
+
+struct nbd_export *nbd_export_find(struct nbd_listener *lst, const char *name, size_t len)
+{
+	struct nbd_export *e;
+
+	TAILQ_FOREACH(e, &lst->exports, lst_link)
+		if (strlen(e->name) == len && memcmp(e->name, name, len) == 0)
+			return e;
+	return NULL;
+}
+
+static bool same_address(const struct nbd_uri *a, const struct nbd_uri *b)
+{
+	if (a->transport != b->transport)
+		return false;
+	if (a->transport == NBD_UNIX)
+		return strcmp(a->socket, b->socket) == 0;
+	/* Port 0 asks for a fresh port each time: never shared. */
+	return nbd_uri_port(a) != 0 && a->addrlen == b->addrlen &&
+	       memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+static struct nbd_listener *find_listener(struct sb_nbd_server *srv, const struct nbd_uri *u)
+{
+	struct nbd_listener *l;
+
+	TAILQ_FOREACH(l, &srv->listeners, link)
+		if (same_address(&l->addr, u))
+			return l;
+	return NULL;
+}
+
+/* ---- accepting clients ---- */
+
+static void listener_resume(void *opaque)
+{
+	struct nbd_listener *l = opaque;
+
+	if (l->fd >= 0)
+		sb_loop_watch_set(l->srv->loop, &l->watch, EPOLLIN);
+}
+
+static void listener_event(void *opaque, uint32_t events)
+{
+	struct nbd_listener *l = opaque;
+	struct sb_nbd_server *srv = l->srv;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		char where[160];
+		int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* Out of descriptors or memory: the listen queue stays
+			 * readable, so pause instead of spinning on it. */
+			sb_warn("nbd server: accept on %s: %s; pausing for 100 ms", l->where,
+				strerror(errno));
+			sb_loop_watch_set(srv->loop, &l->watch, 0);
+			sb_timer_arm(srv->loop, &l->backoff, sb_now_ns() + ACCEPT_BACKOFF_NS);
+			return;
+		}
+		if (l->addr.transport == NBD_TCP) {
+			struct nbd_uri p = { .transport = NBD_TCP, .addr = peer, .addrlen = plen };
+			int one = 1;
+			/* Replies are whole messages: send them at once. */
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			nbd_uri_where(&p, where, sizeof(where));
+		} else {
+			snprintf(where, sizeof(where), "%s", l->where);
+		}
+		nbd_conn_new(srv, l, fd, where);
+	}
+}
+
+/* ---- listeners ---- */
+
+/* A socket file left behind by a server that died is removed; a live one,
+ * or anything that is not a socket, is an error. */
+static int unix_clear_stale(const char *path, struct sb_error **errp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return sb_error_set(errp, "%s: %s", path, strerror(errno));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return sb_error_set(errp, "%s exists and is not a socket", path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sb_error_set(errp, "socket: %s", strerror(errno));
+	strcpy(sa.sun_path, path);
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	close(fd);
+	if (r == 0 || e == EAGAIN)
+		return sb_error_set(errp, "%s: another server is listening there", path);
+	if (e != ECONNREFUSED)
+		return sb_error_set(errp, "%s: %s", path, strerror(e));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return sb_error_set(errp, "cannot remove the stale socket %s: %s", path,
+				    strerror(errno));
+	sb_debug("nbd server: removed the stale socket %s", path);
+	return 0;
+}
+
+static int listen_unix(struct nbd_listener *l, struct sb_error **errp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = l->addr.socket;
+	struct stat st;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return sb_error_set(errp, "socket path %s is too long (%zu bytes at most)", path,
+				    sizeof(sa.sun_path) - 1);
+	strcpy(sa.sun_path, path);
+	if (unix_clear_stale(path, errp) < 0)
+		return -1;
+	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return sb_error_set(errp, "socket: %s", strerror(errno));
+	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return sb_error_set(errp, "cannot bind %s: %s", path, strerror(errno));
+	/* Remember which file is ours, so shutdown never removes another's. */
+	if (stat(path, &st) == 0) {
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
+	}
+	if (chmod(path, SOCKET_MODE) < 0)
+		return sb_error_set(errp, "chmod %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int listen_tcp(struct nbd_listener *l, struct sb_error **errp)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	int one = 1;
+
+	l->fd = socket(l->addr.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return sb_error_set(errp, "socket: %s", strerror(errno));
+	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->addr.addr.ss_family == AF_INET6)
+		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(l->fd, (struct sockaddr *)&l->addr.addr, l->addr.addrlen) < 0)
+		return sb_error_set(errp, "cannot listen on %s: %s", l->where, strerror(errno));
+	/* Port 0: the kernel chose one; announce that one. */
+	if (getsockname(l->fd, (struct sockaddr *)&bound, &blen) == 0 && blen == l->addr.addrlen) {
+		l->addr.addr = bound;
+		nbd_uri_where(&l->addr, l->where, sizeof(l->where));
+	}
+	return 0;
+}
+
+static void listener_close(struct sb_nbd_server *srv, struct nbd_listener *l)
+{
+	struct stat st;
+
+	if (l->fd < 0)
+		return;
+	sb_timer_cancel(srv->loop, &l->backoff);
+	sb_loop_watch_del(srv->loop, &l->watch);
+	close(l->fd);
+	l->fd = -1;
+	if (l->addr.transport == NBD_UNIX && stat(l->addr.socket, &st) == 0 &&
+	    st.st_dev == l->dev && st.st_ino == l->ino)
+		unlink(l->addr.socket);
+}
+
+static void listener_free(struct nbd_listener *l)
+{
+	nbd_uri_clear(&l->addr);
+	free(l);
+}
+
+/* Takes ownership of @u's address; its name stays with the caller. */
+static struct nbd_listener *listener_open(struct sb_nbd_server *srv, struct nbd_uri *u,
+					  struct sb_error **errp)
+{
+	struct nbd_listener *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		sb_error_set(errp, "out of memory");
+		return NULL;
+	}
+	l->srv = srv;
+	l->fd = -1;
+	l->addr = *u;
+	l->addr.name = NULL;
+	u->socket = NULL;
+	TAILQ_INIT(&l->exports);
+	sb_timer_init(&l->backoff, listener_resume, l);
+	nbd_uri_where(&l->addr, l->where, sizeof(l->where));
+
+	int r = l->addr.transport == NBD_UNIX ? listen_unix(l, errp) : listen_tcp(l, errp);
+	if (r == 0 && listen(l->fd, SOMAXCONN) < 0)
+		r = sb_error_set(errp, "listen on %s: %s", l->where, strerror(errno));
+	if (r == 0) {
+		sb_watch_init(&l->watch, l->fd, listener_event, l);
+		int e = sb_loop_watch_add(srv->loop, &l->watch, EPOLLIN);
+		if (e < 0)
+			r = sb_error_set(errp, "epoll: %s", strerror(-e));
+	}
+	if (r < 0) {
+		listener_close(srv, l);
+		if (l->fd >= 0)
+			close(l->fd);
+		listener_free(l);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&srv->listeners, l, link);
+	return l;
+}
+
+/* ---- exports ---- */
+
+static bool power_of_2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* The transmission flags and size constraints clients are told, from what
+ * the backend declared (0 means "the protocol's default"). */
+static int export_describe(struct nbd_export *e, const struct sb_backend *be,
+			   struct sb_error **errp)
+{
+	uint32_t caps = be->caps;
+
+	e->block_min = be->block_min ? be->block_min : 1;
+	e->block_pref = SB_MAX(be->block_pref ? be->block_pref : 4096, SB_MAX(e->block_min, 512u));
+	e->block_max = SB_MIN(be->block_max ? be->block_max : NBD_MAX_PAYLOAD, NBD_MAX_PAYLOAD);
+	e->block_max -= e->block_max % e->block_min;
+	if (!power_of_2(e->block_min) || e->block_min > 65536 || !power_of_2(e->block_pref) ||
+	    e->block_max < e->block_pref)
+		return sb_error_set(errp, "backend %s: unusable block sizes (min %u, preferred %u, "
+				    "max %u)", be->name, be->block_min, be->block_pref,
+				    be->block_max);
+
+	e->read_only = e->read_only || (caps & SB_CAP_READ_ONLY);
+	e->tx_flags = NBD_FLAG_HAS_FLAGS;
+	if (caps & SB_CAP_FLUSH)
+		e->tx_flags |= NBD_FLAG_SEND_FLUSH;
+	if (e->read_only) {
+		e->tx_flags |= NBD_FLAG_READ_ONLY | NBD_FLAG_CAN_MULTI_CONN;
+		return 0;
+	}
+	if (caps & SB_CAP_FUA)
+		e->tx_flags |= NBD_FLAG_SEND_FUA;
+	if (caps & SB_CAP_TRIM)
+		e->tx_flags |= NBD_FLAG_SEND_TRIM;
+	/* A fast zero the backend cannot do fails at once with ENOTSUP, which
+	 * the protocol counts as a fast answer: advertise it with zeroes. */
+	if (caps & SB_CAP_ZERO)
+		e->tx_flags |= NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_FAST_ZERO;
+	if (caps & SB_CAP_MULTI_CONN)
+		e->tx_flags |= NBD_FLAG_CAN_MULTI_CONN;
+	return 0;
+}
+
+/* A relative socket path would break once the daemon changes directory. */
+static int absolute_socket(struct nbd_uri *u, struct sb_error **errp)
+{
+	char cwd[PATH_MAX], *abs;
+
+	if (u->socket[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return sb_error_set(errp, "getcwd: %s", strerror(errno));
+	if (asprintf(&abs, "%s/%s", cwd, u->socket) < 0)
+		return sb_error_set(errp, "out of memory");
+	free(u->socket);
+	u->socket = abs;
+	return 0;
+}
+
+int sb_nbd_server_add_export(struct sb_nbd_server *srv, const char *uri,
+			     struct sb_disk *disk, bool read_only,
+			     struct sb_error **errp)
+{
+	struct nbd_uri u;
+	struct nbd_listener *l;
+	struct nbd_export *e;
+
+	if (srv->shut_down)
+		return sb_error_set(errp, "the NBD server is shutting down");
+	if (nbd_uri_parse(uri, &u, errp) < 0)
+		return -1;
+	if (u.transport == NBD_UNIX && absolute_socket(&u, errp) < 0)
+		goto fail;
+
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->name = strdup(u.name))) {
+		free(e);
+		sb_error_set(errp, "out of memory");
+		goto fail;
+	}
+	e->disk = disk;
+	e->read_only = read_only;
+	if (export_describe(e, sb_disk_backend(disk), errp) < 0)
+		goto fail_export;
+
+	l = find_listener(srv, &u);
+	if (l && nbd_export_find(l, u.name, strlen(u.name))) {
+		sb_error_set(errp, "export '%s' is already served on %s", u.name, l->where);
+		goto fail_export;
+	}
+	if (!l && !(l = listener_open(srv, &u, errp)))
+		goto fail_export;
+
+	e->listener = l;
+	TAILQ_INSERT_TAIL(&l->exports, e, lst_link);
+	TAILQ_INSERT_TAIL(&srv->exports, e, srv_link);
+	sb_debug("nbd server: export '%s' of disk %s on %s%s", e->name, sb_disk_name(disk),
+		 l->where, e->read_only ? " (read-only)" : "");
+	nbd_uri_clear(&u);
+	return 0;
+
+fail_export:
+	free(e->name);
+	free(e);
+fail:
+	nbd_uri_clear(&u);
+	return -1;
+}
+
+bool sb_nbd_server_export_uri(const struct sb_nbd_server *srv, unsigned i,
+			      char *buf, size_t len)
+{
+	struct nbd_export *e;
+
+	TAILQ_FOREACH(e, &srv->exports, srv_link) {
+		if (i-- == 0) {
+			struct nbd_uri u = e->listener->addr;
+			u.name = e->name;
+			return nbd_uri_format(&u, buf, len);
+		}
+	}
+	return false;
+}
+
+/* ---- shutdown ---- */
+
+void sb_nbd_server_shutdown(struct sb_nbd_server *srv)
+{
+	struct nbd_listener *l;
+	struct nbd_conn *c, *next;
+
+	if (srv->shut_down)
+		return;
+	srv->shut_down = true;
+	TAILQ_FOREACH(l, &srv->listeners, link)
+		listener_close(srv, l);
+	TAILQ_FOREACH_SAFE(c, &srv->conns, link, next)
+		nbd_conn_close(c, "server shutting down");
+}
+
+uint64_t sb_nbd_server_inflight(const struct sb_nbd_server *srv)
+{
+	const struct nbd_conn *c;
+	uint64_t n = 0;
+
+	TAILQ_FOREACH(c, &srv->conns, link)
+		n += c->inflight;
+	return n;
+}
+
+unsigned sb_nbd_server_clients(const struct sb_nbd_server *srv)
+{
+	return srv->clients;
+}
+
+void sb_nbd_server_free(struct sb_nbd_server *srv)
+{
+	struct nbd_listener *l;
+	struct nbd_export *e;
+	struct nbd_conn *c;
+
+	if (!srv)
+		return;
+	sb_nbd_server_shutdown(srv);
+	while ((c = TAILQ_FIRST(&srv->conns)))
+		nbd_conn_destroy(c);
+	while ((e = TAILQ_FIRST(&srv->exports))) {
+		TAILQ_REMOVE(&srv->exports, e, srv_link);
+		free(e->name);
+		free(e);
+	}
+	while ((l = TAILQ_FIRST(&srv->listeners))) {
+		TAILQ_REMOVE(&srv->listeners, l, link);
+		listener_free(l);
+	}
+	free(srv);
+}

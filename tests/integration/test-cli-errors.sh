@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Bad configuration: one clear line naming the option and the problem, exit
+# status 2, never a crash; --help and --version work.
+. "$(dirname "$0")/functions.sh"
+
+make_image "$T/disk.img" 1M
+
+# expect_bad WORD ARGS... : exit 2, one line on stderr that mentions WORD.
+expect_bad() {
+    local word=$1; shift
+    local rc=0 err
+    err=$("$STEADYBLK" "$@" 2>&1 >/dev/null) || rc=$?
+    ((rc == 2)) || fail "'$*' exited with $rc, not 2 ($err)"
+    (($(wc -l <<<"$err") == 1)) || fail "'$*' printed more than one line: $err"
+    grep -q -- "$word" <<<"$err" || fail "'$*': message does not name '$word': $err"
+}
+
+expect_bad --rerror --rerror bogus "$T/disk.img"
+expect_bad --werror --werror "" "$T/disk.img"
+expect_bad --retry-interval --retry-interval 5x "$T/disk.img"
+expect_bad --retry-timeout --retry-timeout -1 "$T/disk.img"
+expect_bad --retry-then --retry-then ignore "$T/disk.img"
+expect_bad --retry-errors --retry-errors EIO,ENOTANERRNO "$T/disk.img"
+expect_bad --max-held-bytes --max-held-bytes 12Q "$T/disk.img"
+expect_bad --max-held-requests --max-held-requests lots "$T/disk.img"
+expect_bad --cache --cache sometimes "$T/disk.img"
+expect_bad retry-max-interval --retry-interval 10s --retry-max-interval 1s "$T/disk.img"
+expect_bad --frobnicate --frobnicate "$T/disk.img"
+expect_bad BACKEND
+expect_bad BACKEND "$T/disk.img" "$T/other.img"
+expect_bad missing --export
+
+"$STEADYBLK" --help | grep -q -- '--werror' || fail "--help does not explain --werror"
+"$STEADYBLK" --version | grep -Eq '^steadyblk [0-9]+\.[0-9]+' || fail "--version"
+
+# Problems found at start-up are runtime failures: status 1, one clear line.
+rc=0
+err=$("$STEADYBLK" --foreground "$T/no-such.img" 2>&1) || rc=$?
+((rc == 1)) || fail "a missing backend file exited with $rc, not 1"
+grep -q 'no-such.img' <<<"$err" || fail "the message does not name the file: $err"
+rc=0
+err=$("$STEADYBLK" --foreground --export 'nbd+unix:///?socket=' "$T/disk.img" 2>&1) || rc=$?
+((rc != 0)) || fail "an export without a socket path was accepted"
+grep -q -- '--export' <<<"$err" || fail "the message does not name --export: $err"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The NBD backend: nbdkit is killed (SIGKILL) under a fio writer and comes
+# back 3 s later.  The writer sees no error, and every block verifies through
+# steadyblk and on the backend's own file.
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/nbd-backend.sh"
+
+make_image "$T/disk.img" 64M
+start_nbdkit nk "$T/be.sock" file "$T/disk.img"
+uri=$(sb_uri "$T/s.sock")
+start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
+    --export "$uri" "$(sb_uri "$T/be.sock")"
+
+fio_writer "$uri" 16M 8
+sleep 1.5
+kill_server nk KILL
+sleep 3
+start_nbdkit nk "$T/be.sock" file "$T/disk.img"
+t_up=$(now_ms)
+writer_wait
+info "writer done $(($(now_ms) - t_up)) ms after nbdkit came back"
+sb_log_has 'connection lost' || fail "the connection was never lost: the test proved nothing"
+sb_log_has 'reconnected' || fail "steadyblk did not log its reconnect"
+stop_steadyblk sb
+fio_verify_file "$T/disk.img" 16M

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# werror=stop: a failed write stops the disk; nothing is retried even after
+# the backend is back, until a management `cont` re-issues it.
+. "$(dirname "$0")/functions.sh"
+requires qemu-io socat jq
+
+make_image "$T/disk.img" 16M
+uri=$(sb_uri "$T/s.sock")
+start_steadyblk sb --werror stop --rerror report --fault-file "$T/fault" \
+    --qmp "$T/qmp.sock" --export "$uri" "$T/disk.img"
+
+fault_on "$T/fault" "write EIO"
+sleep 0.3
+timeout 60 qemu-io -f raw "$uri" -c 'write -P 0xd1 0 64k' >"$T/w.out" 2>&1 &
+w=$!
+cleanup_add "kill -9 $w"
+wait_for 10 grep -q 'stopped after' "$T/sb.log" || fail "the disk did not stop"
+out=$(qmp "$T/qmp.sock" '{"execute":"query-disks"}')
+state=$(jq -r 'select(.return | type == "array") | .return[0].state' <<<"$out")
+[[ $state == stopped ]] || fail "query-disks says '$state', not stopped"
+
+fault_off "$T/fault"
+sleep 1.5
+kill -0 "$w" 2>/dev/null || fail "the write completed while the disk was stopped: $(cat "$T/w.out")"
+
+out=$(qmp "$T/qmp.sock" '{"execute":"cont","arguments":{"disk":"disk0"}}')
+(($(jq -s 'map(select(.return)) | length' <<<"$out") == 2)) || fail "cont was refused: $out"
+wait_for 10 eval "! kill -0 $w" || fail "the write did not complete after cont"
+rc=0
+wait "$w" || rc=$?
+((rc == 0)) || fail "qemu-io failed after cont: $(cat "$T/w.out")"
+grep -qiE 'error|failed' "$T/w.out" && fail "qemu-io saw an error: $(cat "$T/w.out")"
+qemu_io_ok "$uri" 'read -P 0xd1 0 64k'
+stop_steadyblk sb

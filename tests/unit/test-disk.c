@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: unit tests of the disk's hold/retry state machine: every
+ * action, deadlines, probe-then-release, ordering, fencing, the memory bound,
+ * management commands.  The backend is a stub whose failures each test sets. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/loop.h"
+#include "core/disk.h"
+#include "stub-backend.h"
+
+#define NREQ 64
+
+struct fx {
+	struct sb_loop *loop;
+	struct stub_backend *stub;
+	struct sb_disk *disk;
+	struct sb_policy policy;
+	struct sb_session session, other;
+	struct sb_request *req[NREQ];
+	char buf[NREQ][512];
+	int err[NREQ];
+	int ndone[NREQ];
+	int order[NREQ];           /* completion order: indexes */
+	int norder;
+	uint64_t done_at[NREQ];
+	enum sb_disk_event_kind ev[64];
+	struct sb_disk_event evdata[64];
+	int nev;
+	int resumed;
+	struct sb_disk_observer obs;
+};
+
+static struct fx *F; /* the request callbacks find the fixture here */
+
+static void on_done(struct sb_request *req, int err)
+{
+	for (int i = 0; i < NREQ; i++) {
+		if (F->req[i] == req) {
+			F->err[i] = err;
+			F->ndone[i]++;
+			F->order[F->norder++] = i;
+			F->done_at[i] = sb_now_ns();
+			return;
+		}
+	}
+	fail_msg("unknown request completed");
+}
+
+static void on_event(void *opaque, struct sb_disk *disk, const struct sb_disk_event *ev)
+{
+	struct fx *f = opaque;
+	f->evdata[f->nev] = *ev;
+	f->ev[f->nev++] = ev->kind;
+}
+
+static void on_resume(struct sb_session *s)
+{
+	F->resumed++;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	F = f;
+	f->loop = sb_loop_new();
+	f->stub = stub_new(f->loop);
+	sb_policy_init(&f->policy);
+	f->policy.retry_interval_ns = 10 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 20 * SB_NS_PER_MS;
+	for (int i = 0; i < NREQ; i++)
+		f->req[i] = calloc(1, sizeof(struct sb_request) + 64);
+	f->session.name = "client A";
+	f->session.resume = on_resume;
+	f->other.name = "client B";
+	f->other.resume = on_resume;
+	f->obs.event = on_event;
+	f->obs.opaque = f;
+	*state = f;
+	return 0;
+}
+
+/* Creates the disk with the fixture's policy, once the test has set it. */
+static void open_disk(struct fx *f)
+{
+	struct sb_error *err = NULL;
+	f->disk = sb_disk_new(f->loop, "d0", &f->stub->be, &f->policy, &err);
+	assert_non_null(f->disk);
+	sb_disk_add_observer(f->disk, &f->obs);
+	sb_disk_attach(f->disk, &f->session);
+	sb_disk_attach(f->disk, &f->other);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	if (!f->session.closing)
+		sb_disk_detach(&f->session);
+	if (!f->other.closing)
+		sb_disk_detach(&f->other);
+	sb_disk_free(f->disk);
+	sb_loop_free(f->loop);
+	for (int i = 0; i < NREQ; i++)
+		free(f->req[i]);
+	free(f);
+	return 0;
+}
+
+static void submit(struct fx *f, int i, enum sb_op op, uint64_t off, uint32_t len,
+		   struct sb_session *s)
+{
+	struct sb_request *r = f->req[i];
+	r->op = op;
+	r->flags = 0;
+	r->offset = off;
+	r->length = op == SB_OP_FLUSH ? 0 : len;
+	r->buf = f->buf[i];
+	r->session = s ? s : &f->session;
+	r->done = on_done;
+	sb_disk_submit(f->disk, r);
+}
+
+/* Runs the loop for @ms milliseconds. */
+static void run_for(struct fx *f, unsigned ms)
+{
+	uint64_t end = sb_now_ns() + ms * SB_NS_PER_MS;
+	uint64_t now;
+	while ((now = sb_now_ns()) < end)
+		sb_loop_run_once(f->loop, end - now);
+}
+
+/* Runs the loop until request @i is done, at most 2 s. */
+static void run_until_done(struct fx *f, int i)
+{
+	uint64_t end = sb_now_ns() + 2 * SB_NS_PER_SEC;
+	while (!f->ndone[i] && sb_now_ns() < end)
+		sb_loop_run_once(f->loop, 10 * SB_NS_PER_MS);
+	assert_int_equal(f->ndone[i], 1);
+}
+
+static bool saw_event(struct fx *f, enum sb_disk_event_kind k)
+{
+	for (int i = 0; i < f->nev; i++)
+		if (f->ev[i] == k)
+			return true;
+	return false;
+}
+
+/* ---- actions ---- */
+
+static void test_report(void **state)
+{
+	struct fx *f = *state;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], -EIO);
+	assert_int_equal(f->stub->submitted, 1);
+	assert_int_equal(f->nev, 0);
+}
+
+static void test_ignore_zeroes_read(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_rerror(&f->policy, SB_ACTION_IGNORE);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	memset(f->buf[0], 0xab, sizeof(f->buf[0]));
+	submit(f, 0, SB_OP_READ, 0, 512, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(f->buf[0][i], 0);
+}
+
+static void test_sync_submit_failure(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -ENOTCONN;
+	f->stub->sync_fail = true;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 30);
+	assert_int_equal(f->ndone[0], 0);
+	f->stub->fail_err = 0;
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+}
+
+static void test_retry_hold_and_recover(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 50);
+	assert_int_equal(f->ndone[0], 0);
+	assert_true(saw_event(f, SB_EVENT_HUNG));
+	assert_true(f->stub->submitted >= 2); /* retried */
+	f->stub->fail_err = 0;
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+	run_for(f, 5);
+	assert_true(saw_event(f, SB_EVENT_RECOVERED));
+	assert_int_equal(f->evdata[f->nev - 1].requests, 1);
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.state, SB_DISK_HEALTHY);
+	assert_int_equal(info.held, 0);
+	assert_int_equal(f->ndone[0], 1); /* exactly once */
+}
+
+static void test_non_retryable_reported_at_once(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EINVAL;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], -EINVAL);
+	assert_int_equal(f->stub->submitted, 1);
+	assert_false(saw_event(f, SB_EVENT_HUNG));
+}
+
+static void test_probe_one_per_tick(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 20 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 20 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	for (int i = 0; i < 10; i++)
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 512, 512, NULL);
+	run_for(f, 5);
+	unsigned first = f->stub->submitted;
+	assert_int_equal(first, 10);
+	run_for(f, 200);
+	/* ~200/20 ticks, jitter +-25%: one probe each, never the whole queue */
+	unsigned probes = f->stub->submitted - first;
+	assert_true(probes >= 5 && probes <= 14);
+	/* the probe is always the oldest */
+	for (unsigned i = first; i < f->stub->submitted; i++)
+		assert_ptr_equal(f->stub->log[i], f->req[0]);
+}
+
+static void test_backoff_grows(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 5 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 80 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 400);
+	/* fixed 5 ms would be ~80 probes; doubling to 80 ms is about 10 */
+	assert_true(f->stub->submitted >= 5 && f->stub->submitted <= 16);
+}
+
+/* ---- ordering ---- */
+
+static void test_new_requests_queue_behind_held(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 50 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 50 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	f->stub->fail_err = 0;
+	/* the backend works again, but these must not overtake request 0 */
+	submit(f, 1, SB_OP_READ, 4096, 512, NULL);
+	submit(f, 2, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	assert_int_equal(f->stub->submitted, 1);
+	assert_int_equal(f->ndone[1] + f->ndone[2], 0);
+	run_until_done(f, 2);
+	assert_int_equal(f->norder, 3);
+	assert_int_equal(f->order[0], 0);
+	assert_int_equal(f->order[1], 1);
+	assert_int_equal(f->order[2], 2);
+}
+
+static void test_overlapping_write_never_overtakes(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	submit(f, 1, SB_OP_WRITE, 4096, 512, NULL);
+	run_for(f, 2);
+	submit(f, 2, SB_OP_WRITE, 256, 512, NULL);  /* overlaps 0 */
+	submit(f, 3, SB_OP_WRITE, 8192, 512, NULL); /* overlaps nothing */
+	f->stub->fail_err = 0;
+	f->stub->park = true;
+	/* wait for the probe (request 0) to be parked at the backend */
+	uint64_t end = sb_now_ns() + SB_NS_PER_SEC;
+	while (f->stub->nqueue == 0 && sb_now_ns() < end)
+		sb_loop_run_once(f->loop, 5 * SB_NS_PER_MS);
+	assert_ptr_equal(f->stub->queue[0], f->req[0]);
+	stub_finish_parked(f->stub);
+	run_for(f, 2);
+	/* released: 1 goes, 2 waits for nothing released that overlaps; 0 is done */
+	for (int round = 0; round < 10 && (f->ndone[2] == 0 || f->ndone[3] == 0); round++) {
+		for (unsigned q = 0; q < f->stub->nqueue; q++)
+			if (f->stub->queue[q] == f->req[2])
+				for (unsigned p = 0; p < f->stub->nqueue; p++)
+					assert_false(f->stub->queue[p] == f->req[0]);
+		stub_finish_parked(f->stub);
+		run_for(f, 2);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(f->ndone[i], 1);
+	/* 0 completed before 2 was even submitted */
+	int pos0 = -1, pos2 = -1;
+	for (int i = 0; i < f->norder; i++) {
+		if (f->order[i] == 0) pos0 = i;
+		if (f->order[i] == 2) pos2 = i;
+	}
+	assert_true(pos0 < pos2);
+}
+
+static void test_flush_waits_for_held_writes(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	submit(f, 1, SB_OP_WRITE, 4096, 512, NULL);
+	submit(f, 2, SB_OP_WRITE, 8192, 512, NULL);
+	run_for(f, 2);
+	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
+	f->stub->fail_err = 0;
+	f->stub->park = true;
+	uint64_t end = sb_now_ns() + 2 * SB_NS_PER_SEC;
+	while (!f->ndone[3] && sb_now_ns() < end) {
+		/* whenever the flush is at the backend, it is alone there */
+		for (unsigned q = 0; q < f->stub->nqueue; q++)
+			if (f->stub->queue[q] == f->req[3])
+				assert_int_equal(f->stub->nqueue, 1);
+		sb_loop_run_once(f->loop, 5 * SB_NS_PER_MS);
+		stub_finish_parked(f->stub);
+	}
+	assert_int_equal(f->ndone[3], 1);
+	assert_int_equal(f->order[f->norder - 1], 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(f->err[i], 0);
+}
+
+/* ---- deadlines ---- */
+
+static void test_retry_timeout_reports(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_timeout_ns = 60 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	uint64_t t0 = sb_now_ns();
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], -EIO);
+	assert_true(f->done_at[0] - t0 >= 60 * SB_NS_PER_MS);
+	assert_true(f->done_at[0] - t0 < 500 * SB_NS_PER_MS);
+	assert_true(saw_event(f, SB_EVENT_TIMED_OUT));
+	assert_int_equal(sb_disk_stats(f->disk)->timeouts, 1);
+}
+
+static void test_deadline_counts_per_request(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_timeout_ns = 100 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	uint64_t t0 = sb_now_ns();
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 60);
+	uint64_t t1 = sb_now_ns();
+	submit(f, 1, SB_OP_WRITE, 4096, 512, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->ndone[1], 0); /* its own clock started later */
+	run_until_done(f, 1);
+	assert_true(f->done_at[0] - t0 >= 100 * SB_NS_PER_MS);
+	assert_true(f->done_at[1] - t1 >= 100 * SB_NS_PER_MS);
+	assert_int_equal(f->err[1], -EIO);
+}
+
+static void test_retry_then_stop_and_cont(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_timeout_ns = 40 * SB_NS_PER_MS;
+	f->policy.retry_then = SB_ACTION_STOP;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 100);
+	assert_int_equal(f->ndone[0], 0);
+	assert_true(saw_event(f, SB_EVENT_STOPPED));
+	unsigned n = f->stub->submitted;
+	run_for(f, 60);
+	assert_int_equal(f->stub->submitted, n); /* stopped: nothing retried */
+	f->stub->fail_err = 0;
+	assert_int_equal(sb_disk_cont(f->disk, NULL), 0);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+	assert_true(saw_event(f, SB_EVENT_RESUMED));
+}
+
+/* ---- stop, enospc ---- */
+
+static void test_stop_holds_until_cont(void **state)
+{
+	struct fx *f = *state;
+	struct sb_error *err = NULL;
+	sb_policy_set_werror(&f->policy, SB_ACTION_STOP);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	submit(f, 1, SB_OP_READ, 0, 512, NULL);
+	run_for(f, 80);
+	assert_int_equal(f->stub->submitted, 1);
+	assert_int_equal(f->ndone[0] + f->ndone[1], 0);
+	assert_true(saw_event(f, SB_EVENT_STOPPED));
+	assert_int_equal(sb_disk_retry_now(f->disk, &err), -1); /* stopped: cont, not retry */
+	sb_error_free(err);
+	f->stub->fail_err = 0;
+	assert_int_equal(sb_disk_cont(f->disk, NULL), 0);
+	run_until_done(f, 1);
+	assert_int_equal(f->order[0], 0);
+	assert_int_equal(f->order[1], 1);
+	err = NULL;
+	assert_int_equal(sb_disk_cont(f->disk, &err), -1); /* not stopped any more */
+	sb_error_free(err);
+}
+
+static void test_enospc_action(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_ENOSPC);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], -EIO);
+	f->stub->fail_err = -ENOSPC;
+	submit(f, 1, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 30);
+	assert_int_equal(f->ndone[1], 0);
+	assert_true(saw_event(f, SB_EVENT_STOPPED));
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.state, SB_DISK_STOPPED);
+	sb_disk_fail_held(f->disk);
+	assert_int_equal(f->err[1], -ENOSPC);
+}
+
+/* ---- fencing ---- */
+
+static void test_held_request_fenced_on_disconnect(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, &f->session);
+	run_for(f, 5);
+	sb_disk_detach(&f->session);
+	assert_int_equal(f->ndone[0], 1);
+	assert_int_equal(f->err[0], -ECANCELED);
+	unsigned n = f->stub->submitted;
+	f->stub->fail_err = 0;
+	submit(f, 1, SB_OP_WRITE, 0, 512, &f->other);
+	run_until_done(f, 1);
+	run_for(f, 50);
+	/* the stale write was never sent again */
+	for (unsigned i = n; i < f->stub->submitted; i++)
+		assert_ptr_not_equal(f->stub->log[i], f->req[0]);
+	assert_int_equal(f->ndone[0], 1);
+}
+
+static void test_inflight_of_closed_session_not_retried(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->park = true;
+	submit(f, 0, SB_OP_WRITE, 0, 512, &f->session);
+	sb_disk_detach(&f->session);
+	assert_int_equal(f->ndone[0], 0); /* in flight: waited for */
+	f->stub->fail_err = -EIO;
+	stub_finish_parked(f->stub);
+	assert_int_equal(f->ndone[0], 1);
+	assert_int_equal(f->err[0], -EIO);
+	run_for(f, 50);
+	assert_int_equal(f->stub->submitted, 1);
+	assert_false(saw_event(f, SB_EVENT_HUNG));
+}
+
+/* ---- memory bound ---- */
+
+static void test_memory_bound_backpressure(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.max_held_requests = 3;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	assert_true(sb_disk_accepting(f->disk, &f->session));
+	for (int i = 0; i < 3; i++)
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 512, 512, NULL);
+	run_for(f, 3);
+	assert_false(sb_disk_accepting(f->disk, &f->session));
+	assert_int_equal(f->resumed, 0);
+	f->stub->fail_err = 0;
+	run_until_done(f, 2);
+	run_for(f, 2);
+	assert_int_equal(f->resumed, 1);
+	assert_true(sb_disk_accepting(f->disk, &f->session));
+}
+
+static void test_memory_bound_bytes(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.max_held_bytes = 1024;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 2);
+	assert_true(sb_disk_accepting(f->disk, &f->session));
+	submit(f, 1, SB_OP_WRITE, 512, 512, NULL);
+	run_for(f, 2);
+	assert_false(sb_disk_accepting(f->disk, &f->session));
+}
+
+/* ---- management ---- */
+
+static void test_set_policy_applies_to_held(void **state)
+{
+	struct fx *f = *state;
+	struct sb_policy p;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 80);
+	assert_int_equal(f->ndone[0], 0);
+	p = *sb_disk_policy(f->disk);
+	p.retry_timeout_ns = 50 * SB_NS_PER_MS; /* already older than that */
+	assert_int_equal(sb_disk_set_policy(f->disk, &p, NULL), 0);
+	assert_int_equal(f->ndone[0], 1);
+	assert_int_equal(f->err[0], -EIO);
+}
+
+static void test_set_policy_report_fails_held(void **state)
+{
+	struct fx *f = *state;
+	struct sb_policy p;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	p = *sb_disk_policy(f->disk);
+	sb_policy_set_werror(&p, SB_ACTION_REPORT);
+	assert_int_equal(sb_disk_set_policy(f->disk, &p, NULL), 0);
+	assert_int_equal(f->ndone[0], 1);
+	assert_int_equal(f->err[0], -EIO);
+	/* the hang ended: a closing event says so, with the count */
+	assert_int_equal(f->ev[f->nev - 1], SB_EVENT_FAILED_HELD);
+	assert_int_equal(f->evdata[f->nev - 1].requests, 1);
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.state, SB_DISK_HEALTHY);
+}
+
+static void test_fail_held(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -ETIMEDOUT;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	submit(f, 1, SB_OP_WRITE, 512, 512, NULL);
+	run_for(f, 3);
+	f->stub->park = true; /* no probe completes during the test */
+	assert_int_equal(sb_disk_fail_held(f->disk), 2 - (f->stub->nqueue ? 1 : 0));
+	f->stub->park = false;
+	run_for(f, 20);
+	assert_int_equal(f->ndone[0] + f->ndone[1], 2);
+	assert_true(saw_event(f, SB_EVENT_FAILED_HELD));
+}
+
+static void test_reconnect_probes_at_once(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 5 * SB_NS_PER_SEC;
+	f->policy.retry_max_interval_ns = 5 * SB_NS_PER_SEC;
+	open_disk(f);
+	f->stub->fail_err = -ENOTCONN;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	sb_backend_set_connected(&f->stub->be, false, -ENOTCONN);
+	f->stub->fail_err = 0;
+	uint64_t t = sb_now_ns();
+	sb_backend_set_connected(&f->stub->be, true, 0);
+	run_until_done(f, 0);
+	assert_true(f->done_at[0] - t < SB_NS_PER_SEC);
+	assert_true(saw_event(f, SB_EVENT_BACKEND_DOWN));
+	assert_true(saw_event(f, SB_EVENT_BACKEND_UP));
+}
+
+static void test_retry_now(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 5 * SB_NS_PER_SEC;
+	f->policy.retry_max_interval_ns = 5 * SB_NS_PER_SEC;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	f->stub->fail_err = 0;
+	assert_int_equal(sb_disk_retry_now(f->disk, NULL), 0);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_report),
+		T(test_ignore_zeroes_read),
+		T(test_sync_submit_failure),
+		T(test_retry_hold_and_recover),
+		T(test_non_retryable_reported_at_once),
+		T(test_probe_one_per_tick),
+		T(test_backoff_grows),
+		T(test_new_requests_queue_behind_held),
+		T(test_overlapping_write_never_overtakes),
+		T(test_flush_waits_for_held_writes),
+		T(test_retry_timeout_reports),
+		T(test_deadline_counts_per_request),
+		T(test_retry_then_stop_and_cont),
+		T(test_stop_holds_until_cont),
+		T(test_enospc_action),
+		T(test_held_request_fenced_on_disconnect),
+		T(test_inflight_of_closed_session_not_retried),
+		T(test_memory_bound_backpressure),
+		T(test_memory_bound_bytes),
+		T(test_set_policy_applies_to_held),
+		T(test_set_policy_report_fails_held),
+		T(test_fail_held),
+		T(test_reconnect_probes_at_once),
+		T(test_retry_now),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

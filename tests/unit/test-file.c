@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: unit tests of the file backend: reads, writes, flush, FUA,
+ * trim and write-zeroes through io_uring on a real file, checked with
+ * pread(), in both cache modes; many requests at once; and the zeroing
+ * fallbacks on tmpfs.
+ *
+ * The temporary files live next to this executable (the build directory,
+ * on a real disk), because O_DIRECT may not work in /tmp.  The test plays
+ * the core: a completion is recorded in the request's last_err and counted
+ * in its attempts field. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "backends/backend.h"
+#include "base/loop.h"
+
+#define DISK_SIZE (4u << 20)
+#define MANY 5000
+
+extern const struct sb_backend_driver sb_file_driver;
+
+struct harness {
+	struct sb_loop *loop;
+	struct sb_backend *be;
+	char path[PATH_MAX];
+	int fd;                        /* our own view of the file, for checks */
+	unsigned completions;
+	unsigned connection_changes;
+};
+
+static void on_complete(void *opaque, struct sb_request *req, int err)
+{
+	struct harness *h = opaque;
+	h->completions++;
+	req->last_err = err;
+	req->attempts++;
+}
+
+static void on_connection(void *opaque, bool up, int err)
+{
+	struct harness *h = opaque;
+	h->connection_changes++;
+}
+
+/* Creates a DISK_SIZE file of pattern bytes in @dir (NULL: next to this
+ * executable). */
+static void make_file(struct harness *h, const char *dir)
+{
+	char exe[PATH_MAX - 32]; /* room for the file name in h->path */
+	ssize_t n;
+
+	if (!dir) {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		assert_true(n > 0);
+		exe[n] = '\0';
+		*strrchr(exe, '/') = '\0';
+		dir = exe;
+	}
+	snprintf(h->path, sizeof(h->path), "%s/test-file.XXXXXX", dir);
+	h->fd = mkstemp(h->path);
+	assert_true(h->fd >= 0);
+	char *buf = malloc(DISK_SIZE);
+	for (unsigned i = 0; i < DISK_SIZE; i++)
+		buf[i] = (char)(i * 7 + 1);
+	assert_int_equal(pwrite(h->fd, buf, DISK_SIZE, 0), DISK_SIZE);
+	free(buf);
+}
+
+/* Opens the backend on h->path.  Returns 0 or -1 with the error in @msg. */
+static int open_backend(struct harness *h, bool read_only, enum sb_cache_mode cache)
+{
+	SB_AUTOERR struct sb_error *err = NULL;
+	struct sb_backend_config cfg = { .read_only = read_only, .cache = cache };
+	char spec[PATH_MAX + 8];
+
+	snprintf(spec, sizeof(spec), "file:%s", h->path);
+	if (sb_backend_open(h->loop, spec, &cfg, &h->be, &err) < 0) {
+		print_message("open: %s\n", err->msg);
+		return -1;
+	}
+	h->be->up = (struct sb_backend_upcalls){ on_complete, on_connection, h };
+	return 0;
+}
+
+static int setup_common(void **state, const char *dir, bool read_only, enum sb_cache_mode cache)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+
+	*state = h;
+	h->loop = sb_loop_new();
+	make_file(h, dir);
+	return open_backend(h, read_only, cache);
+}
+
+static int setup(void **state)
+{
+	return setup_common(state, NULL, false, SB_CACHE_WRITEBACK);
+}
+
+static int setup_ro(void **state)
+{
+	return setup_common(state, NULL, true, SB_CACHE_WRITEBACK);
+}
+
+static int teardown(void **state)
+{
+	struct harness *h = *state;
+
+	sb_backend_close(h->be);
+	sb_loop_free(h->loop);
+	close(h->fd);
+	unlink(h->path);
+	free(h);
+	return 0;
+}
+
+static struct sb_request *new_req(struct harness *h, enum sb_op op, uint32_t flags,
+				  uint64_t offset, uint32_t length, void *buf)
+{
+	struct sb_request *req = calloc(1, sizeof(*req) + h->be->ctx_size);
+	req->op = op;
+	req->flags = flags;
+	req->offset = offset;
+	req->length = length;
+	req->buf = buf;
+	return req;
+}
+
+/* Runs the loop until @n more completions arrived (bounded: 10 s). */
+static void run_until(struct harness *h, unsigned target)
+{
+	uint64_t deadline = sb_now_ns() + 10 * SB_NS_PER_SEC;
+
+	while (h->completions < target) {
+		assert_int_equal(sb_loop_run_once(h->loop, 100 * SB_NS_PER_MS), 0);
+		if (sb_now_ns() > deadline)
+			fail_msg("%u of %u completions after 10 s", h->completions, target);
+	}
+}
+
+/* Submits one request and waits for it; returns its result. */
+static int do_io(struct harness *h, enum sb_op op, uint32_t flags, uint64_t offset,
+		 uint32_t length, void *buf)
+{
+	struct sb_request *req = new_req(h, op, flags, offset, length, buf);
+	int r = sb_backend_submit(h->be, req);
+
+	if (r == 0) {
+		run_until(h, h->completions + 1);
+		assert_int_equal(req->attempts, 1); /* exactly once */
+		r = req->last_err;
+	}
+	free(req);
+	return r;
+}
+
+static void expect_bytes(struct harness *h, uint64_t offset, uint32_t length, int byte)
+{
+	unsigned char *buf = malloc(length);
+
+	assert_int_equal(pread(h->fd, buf, length, (off_t)offset), length);
+	for (uint32_t i = 0; i < length; i++)
+		if (buf[i] != (unsigned char)byte)
+			fail_msg("byte %u at %llu is 0x%02x, wanted 0x%02x", i,
+				 (unsigned long long)offset, buf[i], byte);
+	free(buf);
+}
+
+/* Writes @byte over [offset, offset + length) with the backend. */
+static void fill(struct harness *h, uint64_t offset, uint32_t length, int byte, uint32_t flags)
+{
+	char *buf = malloc(length);
+	memset(buf, byte, length);
+	assert_int_equal(do_io(h, SB_OP_WRITE, flags, offset, length, buf), 0);
+	free(buf);
+}
+
+static void test_match(void **state)
+{
+	assert_true(sb_file_driver.match("/srv/disk.img"));
+	assert_true(sb_file_driver.match("disk.img"));
+	assert_true(sb_file_driver.match("file:/dev/sdb"));
+	assert_false(sb_file_driver.match("nbd://127.0.0.1/x"));
+	assert_false(sb_file_driver.match("nbd+unix:///x?socket=/s"));
+	assert_false(sb_file_driver.match("iscsi://127.0.0.1/iqn.x/1"));
+}
+
+static void test_open_facts(void **state)
+{
+	struct harness *h = *state;
+
+	assert_int_equal(h->be->size, DISK_SIZE);
+	assert_int_equal(h->be->block_min, 1);
+	assert_int_equal(h->be->block_pref, 4096);
+	assert_int_equal(h->be->block_max, 32 << 20);
+	assert_true(h->be->connected);
+	assert_int_equal(h->be->caps & (SB_CAP_FLUSH | SB_CAP_FUA | SB_CAP_TRIM | SB_CAP_ZERO |
+					SB_CAP_FAST_ZERO | SB_CAP_MULTI_CONN | SB_CAP_READ_ONLY),
+			 SB_CAP_FLUSH | SB_CAP_FUA | SB_CAP_TRIM | SB_CAP_ZERO |
+			 SB_CAP_FAST_ZERO | SB_CAP_MULTI_CONN);
+	assert_string_equal(h->be->ops->name, "file");
+}
+
+static void test_read_write_flush(void **state)
+{
+	struct harness *h = *state;
+	char buf[10000], want[10000];
+
+	fill(h, 1000, 5000, 0xab, 0);
+	expect_bytes(h, 1000, 5000, 0xab);
+	fill(h, 3 * 4096, 4096, 0xcd, SB_REQ_FUA);
+	expect_bytes(h, 3 * 4096, 4096, 0xcd);
+	assert_int_equal(do_io(h, SB_OP_FLUSH, 0, 0, 0, NULL), 0);
+
+	assert_int_equal(pread(h->fd, want, sizeof(want), 500), sizeof(want));
+	assert_int_equal(do_io(h, SB_OP_READ, 0, 500, sizeof(buf), buf), 0);
+	assert_memory_equal(buf, want, sizeof(buf));
+	/* The last byte of the disk. */
+	assert_int_equal(do_io(h, SB_OP_READ, 0, DISK_SIZE - 1, 1, buf), 0);
+	assert_int_equal(buf[0], (char)((DISK_SIZE - 1) * 7 + 1));
+	assert_int_equal(h->connection_changes, 0);
+}
+
+static void test_trim_and_zero(void **state)
+{
+	struct harness *h = *state;
+	struct stat st;
+
+	assert_int_equal(do_io(h, SB_OP_TRIM, 0, 64 << 10, 64 << 10, NULL), 0);
+	expect_bytes(h, 64 << 10, 64 << 10, 0); /* a hole on this file system */
+	assert_int_equal(do_io(h, SB_OP_TRIM, SB_REQ_FUA, 0, 4096, NULL), 0);
+
+	assert_int_equal(do_io(h, SB_OP_ZERO, 0, 1 << 20, 1 << 20, NULL), 0);
+	expect_bytes(h, 1 << 20, 1 << 20, 0);
+	assert_int_equal(do_io(h, SB_OP_ZERO, SB_REQ_NO_HOLE | SB_REQ_FUA, 100, 3000, NULL), 0);
+	expect_bytes(h, 100, 3000, 0);
+	assert_int_equal(do_io(h, SB_OP_ZERO, SB_REQ_FAST_ZERO | SB_REQ_NO_HOLE,
+			       2 << 20, 1 << 20, NULL), 0);
+	expect_bytes(h, 2 << 20, 1 << 20, 0);
+	/* Neither changes the size. */
+	assert_int_equal(fstat(h->fd, &st), 0);
+	assert_int_equal(st.st_size, DISK_SIZE);
+}
+
+static void test_many_at_once(void **state)
+{
+	struct harness *h = *state;
+	struct sb_request **reqs = calloc(MANY, sizeof(*reqs));
+	char *bufs = malloc((size_t)MANY * 512);
+	unsigned start = h->completions;
+
+	/* More than the ring's SQ (256) and CQ (4096): nothing may be dropped. */
+	for (unsigned i = 0; i < MANY; i++) {
+		memset(bufs + (size_t)i * 512, (int)(i % 251), 512);
+		reqs[i] = new_req(h, SB_OP_WRITE, 0, (uint64_t)i * 512, 512, bufs + (size_t)i * 512);
+		assert_int_equal(sb_backend_submit(h->be, reqs[i]), 0);
+	}
+	run_until(h, start + MANY);
+	for (unsigned i = 0; i < MANY; i++) {
+		assert_int_equal(reqs[i]->attempts, 1);
+		assert_int_equal(reqs[i]->last_err, 0);
+		free(reqs[i]);
+	}
+	for (unsigned i = 0; i < MANY; i += 97)
+		expect_bytes(h, (uint64_t)i * 512, 512, (int)(i % 251));
+	free(bufs);
+	free(reqs);
+}
+
+static void test_read_past_eof_gives_zeroes(void **state)
+{
+	struct harness *h = *state;
+	char buf[8192];
+
+	/* Someone shrank the file under us: NBD reads the missing part as zeroes. */
+	assert_int_equal(ftruncate(h->fd, DISK_SIZE - 4096), 0);
+	memset(buf, 0x55, sizeof(buf));
+	assert_int_equal(do_io(h, SB_OP_READ, 0, DISK_SIZE - sizeof(buf), sizeof(buf), buf), 0);
+	for (size_t i = 4096; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(buf[0], (char)((DISK_SIZE - sizeof(buf)) * 7 + 1));
+}
+
+static void test_read_only(void **state)
+{
+	struct harness *h = *state;
+	char buf[4096];
+
+	assert_true(h->be->caps & SB_CAP_READ_ONLY);
+	assert_false(h->be->caps & (SB_CAP_TRIM | SB_CAP_ZERO | SB_CAP_FUA));
+	assert_int_equal(do_io(h, SB_OP_WRITE, 0, 0, sizeof(buf), buf), -EROFS);
+	assert_int_equal(do_io(h, SB_OP_TRIM, 0, 0, 4096, NULL), -EROFS);
+	assert_int_equal(do_io(h, SB_OP_ZERO, 0, 0, 4096, NULL), -EROFS);
+	assert_int_equal(do_io(h, SB_OP_READ, 0, 0, sizeof(buf), buf), 0);
+	assert_int_equal(do_io(h, SB_OP_FLUSH, 0, 0, 0, NULL), 0);
+}
+
+/* ---- cache=none ---- */
+
+static int setup_direct(void **state)
+{
+	struct harness *h;
+	int fd;
+
+	if (setup_common(state, NULL, false, SB_CACHE_WRITEBACK) < 0)
+		return -1;
+	h = *state;
+	sb_backend_close(h->be);
+	h->be = NULL;
+	fd = open(h->path, O_RDWR | O_DIRECT);
+	if (fd < 0 && errno == EINVAL)
+		return 0; /* no O_DIRECT here: the tests skip */
+	assert_true(fd >= 0);
+	close(fd);
+	/* A tail that is not a whole block is not exported. */
+	assert_int_equal(ftruncate(h->fd, DISK_SIZE + 100), 0);
+	return open_backend(h, false, SB_CACHE_NONE);
+}
+
+static void test_direct_aligned_and_bounced(void **state)
+{
+	struct harness *h = *state;
+	uint32_t bs;
+	char *buf = NULL;
+
+	if (!h->be)
+		skip();
+	bs = h->be->block_min;
+	assert_true(bs == 512 || bs == 4096);
+	assert_int_equal(h->be->size, DISK_SIZE);
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 4 * 4096 + 4096), 0);
+
+	/* Aligned: straight from the buffer. */
+	memset(buf, 0x11, 4 * 4096);
+	assert_int_equal(do_io(h, SB_OP_WRITE, 0, 8 * 4096, 4 * 4096, buf), 0);
+	expect_bytes(h, 8 * 4096, 4 * 4096, 0x11);
+	memset(buf, 0, 4 * 4096);
+	assert_int_equal(do_io(h, SB_OP_READ, 0, 8 * 4096, 4 * 4096, buf), 0);
+	for (int i = 0; i < 4 * 4096; i++)
+		assert_int_equal(buf[i], 0x11);
+
+	/* Misaligned in memory: through a bounce buffer, same result. */
+	memset(buf + 1, 0x22, 2 * 4096);
+	assert_int_equal(do_io(h, SB_OP_WRITE, SB_REQ_FUA, 16 * 4096, 2 * 4096, buf + 1), 0);
+	expect_bytes(h, 16 * 4096, 2 * 4096, 0x22);
+	memset(buf, 0, 3 * 4096);
+	assert_int_equal(do_io(h, SB_OP_READ, 0, 16 * 4096, 2 * 4096, buf + 3), 0);
+	for (int i = 3; i < 3 + 2 * 4096; i++)
+		assert_int_equal(buf[i], 0x22);
+	assert_int_equal(buf[0], 0);
+
+	/* Misaligned on disk: refused, the backend never guesses. */
+	assert_int_equal(do_io(h, SB_OP_WRITE, 0, 100, bs, buf), -EINVAL);
+	assert_int_equal(do_io(h, SB_OP_READ, 0, 0, bs + 1, buf), -EINVAL);
+
+	assert_int_equal(do_io(h, SB_OP_ZERO, SB_REQ_NO_HOLE, 8 * 4096, 4096, NULL), 0);
+	expect_bytes(h, 8 * 4096, 4096, 0);
+	assert_int_equal(do_io(h, SB_OP_TRIM, 0, 9 * 4096, 4096, NULL), 0);
+	assert_int_equal(do_io(h, SB_OP_FLUSH, 0, 0, 0, NULL), 0);
+	free(buf);
+}
+
+/* ---- tmpfs: no ZERO_RANGE, so the fallbacks run ---- */
+
+static int setup_shm(void **state)
+{
+	if (access("/dev/shm", W_OK) < 0) {
+		*state = NULL;
+		return 0;
+	}
+	return setup_common(state, "/dev/shm", false, SB_CACHE_WRITEBACK);
+}
+
+static int teardown_shm(void **state)
+{
+	return *state ? teardown(state) : 0;
+}
+
+static void test_zero_fallbacks(void **state)
+{
+	struct harness *h = *state;
+	struct sb_request *req;
+	int r;
+
+	if (!h)
+		skip();
+	/* ZERO_RANGE fails on tmpfs; a hole is allowed, so PUNCH_HOLE. */
+	assert_int_equal(do_io(h, SB_OP_ZERO, 0, 4096, 8192, NULL), 0);
+	expect_bytes(h, 4096, 8192, 0);
+	/* No hole allowed: zeroes are written, over more than one chunk. */
+	assert_int_equal(do_io(h, SB_OP_ZERO, SB_REQ_NO_HOLE | SB_REQ_FUA, 100, (2 << 20) + 5,
+			       NULL), 0);
+	expect_bytes(h, 100, (2 << 20) + 5, 0);
+	/* No hole and fast only: there is no fast way, ENOTSUP at once. */
+	fill(h, 0, 4096, 0x77, 0);
+	req = new_req(h, SB_OP_ZERO, SB_REQ_NO_HOLE | SB_REQ_FAST_ZERO, 0, 4096, NULL);
+	r = sb_backend_submit(h->be, req);
+	assert_int_equal(r, -ENOTSUP);
+	free(req);
+	expect_bytes(h, 0, 4096, 0x77);
+	/* Fast with a hole allowed: PUNCH_HOLE is fast. */
+	assert_int_equal(do_io(h, SB_OP_ZERO, SB_REQ_FAST_ZERO, 0, 4096, NULL), 0);
+	expect_bytes(h, 0, 4096, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_match),
+		cmocka_unit_test_setup_teardown(test_open_facts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_write_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim_and_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_past_eof_gives_zeroes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup_ro, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_aligned_and_bounced, setup_direct,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_zero_fallbacks, setup_shm, teardown_shm),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,146 @@
+#!/bin/sh
+# guest-init.sh - /init of the tests/vm guest (busybox ash, baked into the
+# initramfs by build-guest.sh).  Mounts /dev/vda (ext4, formatted on the host),
+# writes files with write+sync for sbtest.duration seconds while timing each,
+# then verifies everything it was told was durable and prints, on the serial
+# console:
+#   SBSTART                       workload starts (t=0 of all SBLAT times)
+#   SBLAT <t_ms> <lat_ms> ok|err  one per write+sync
+#   SBDMESG <line>                interesting kernel messages
+#   SBRESULT key=value ...        the verdict, always the last SB line
+# and powers off.  Kernel command line parameters (all optional):
+#   sbtest.duration=S   seconds of writing (default 25)
+#   sbtest.filekb=K     size of each file in KiB (default 64)
+#   sbtest.mountopts=O  ext4 mount options (default errors=remount-ro, as the
+#                       Debian installer writes into fstab)
+# Never `exit`: init exiting panics the kernel.  No `set -e` for the same reason.
+
+export PATH=/bin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox mount -t devtmpfs dev /dev
+# The kernel may have had no /dev/console to give us (initramfs built as non-root).
+exec 0</dev/console 1>/dev/console 2>&1
+/bin/busybox --install -s /bin
+
+# Kernel messages would interleave with our lines on the serial console and
+# break the host's parsing: keep them in the ring buffer, report them at the end.
+dmesg -n 1
+
+duration=25
+filekb=64
+mountopts=errors=remount-ro
+read -r cmdline < /proc/cmdline
+# shellcheck disable=SC2086 # split into words on purpose
+for a in $cmdline; do
+    case $a in
+        sbtest.duration=*)  duration=${a#*=} ;;
+        sbtest.filekb=*)    filekb=${a#*=} ;;
+        sbtest.mountopts=*) mountopts=${a#*=} ;;
+    esac
+done
+
+# NOW = milliseconds since boot, 10 ms resolution (/proc/uptime has
+# centiseconds; busybox date has no %N).  Reads a file with a builtin: no fork,
+# so it does not add to what it measures.  "1${cs} - 100" avoids ash reading
+# a fraction like "08" as octal.
+now_ms() {
+    read -r up _ < /proc/uptime
+    NOW=$(( ${up%.*} * 1000 + (1${up#*.} - 100) * 10 ))
+}
+
+finish() { # prints the verdict and powers off; $1 = extra key=value text
+    echo "SBRESULT $1"
+    # Unmount so the host can fsck a clean image afterwards.
+    umount /mnt 2>/dev/null
+    sync
+    poweroff -f
+    while :; do sleep 1; done
+}
+
+while read -r m; do
+    insmod "/lib/modules/$m.ko" || echo "SBERROR insmod $m failed"
+done < /etc/modules.order
+
+# virtio_blk probes asynchronously; devtmpfs creates the node when it is done.
+n=0
+while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+[ -b /dev/vda ] || finish "status=no_disk"
+
+if ! mount -t ext4 -o "$mountopts" /dev/vda /mnt; then
+    finish "status=mount_failed"
+fi
+mkdir -p /mnt/sb
+
+# Without RDRAND (run-guest.sh gives the vCPU one) the first /dev/urandom read
+# waits ~1 s for jitter entropy: get that over with before the clock starts.
+dd if=/dev/urandom of=/dev/null bs=16 count=1 2>/dev/null
+
+now_ms; start=$NOW; boot_ms=$NOW
+t_end=$((start + duration * 1000))
+: > /tmp/lat
+: > /tmp/manifest
+writes=0; errors=0; maxlat=0
+echo "SBSTART duration=$duration filekb=$filekb boot_ms=$boot_ms"
+
+while :; do
+    now_ms
+    [ "$NOW" -ge "$t_end" ] && break
+    writes=$((writes + 1))
+    f=/mnt/sb/f$writes
+    # Fresh random data per file, prepared in RAM outside the timed section;
+    # its checksum goes into a manifest in RAM (not on the disk under test).
+    dd if=/dev/urandom of=/tmp/buf bs="${filekb}k" count=1 2>/dev/null
+    sum=$(sha256sum /tmp/buf); sum=${sum%% *}
+    now_ms; t0=$NOW
+    # conv=fsync reports the fsync's error (busybox sync(1) cannot: sync(2)
+    # returns nothing); the sync that follows flushes the rest as well.
+    if dd if=/tmp/buf of="$f" bs="${filekb}k" conv=fsync 2>/dev/null && sync; then
+        res=ok
+    else
+        res=err
+    fi
+    now_ms; lat=$((NOW - t0))
+    echo "$((t0 - start)) $lat $res" >> /tmp/lat
+    [ "$lat" -gt "$maxlat" ] && maxlat=$lat
+    if [ $res = ok ]; then
+        # Only what the guest was told is durable is checked later.
+        echo "$sum  $f" >> /tmp/manifest
+    else
+        errors=$((errors + 1))
+        # A read-only fs fails at once: do not spin and flood the log.
+        sleep 0.2
+    fi
+done
+now_ms; workload_ms=$((NOW - start))
+
+# Read everything back from the disk, not from the page cache.
+sync
+echo 3 > /proc/sys/vm/drop_caches
+checked=$(wc -l < /tmp/manifest)
+good=$(sha256sum -c /tmp/manifest 2>/dev/null | grep -c ': OK$')
+checksum_bad=$((checked - good))
+
+# Probe: can the filesystem still take a durable write, and read it back?
+probe=fail
+dd if=/dev/urandom of=/tmp/probe bs="${filekb}k" count=1 2>/dev/null
+psum=$(sha256sum /tmp/probe); psum=${psum%% *}
+if dd if=/tmp/probe of=/mnt/sb/probe bs="${filekb}k" conv=fsync 2>/dev/null && sync; then
+    echo 3 > /proc/sys/vm/drop_caches
+    got=$(sha256sum /mnt/sb/probe 2>/dev/null); got=${got%% *}
+    [ "$got" = "$psum" ] && probe=ok
+fi
+
+# /proc/mounts can still say rw after ext4 aborted: the kernel log is the truth.
+dmesg > /tmp/dmesg
+io_errors=$(grep -c 'I/O error' /tmp/dmesg)
+journal_aborted=0; grep -q 'Aborting journal' /tmp/dmesg && journal_aborted=1
+remount_ro=0; grep -q 'Remounting filesystem read-only' /tmp/dmesg && remount_ro=1
+ext4_errors=$(grep -c 'EXT4-fs error' /tmp/dmesg)
+hung_tasks=$(grep -c 'blocked for more than' /tmp/dmesg)
+now_ms; total_ms=$((NOW - start))
+
+sed 's/^/SBLAT /' /tmp/lat
+grep -E 'I/O error|Aborting journal|Remounting filesystem|EXT4-fs (error|warning)|blocked for more than|Buffer I/O' /tmp/dmesg |
+    head -n 40 | sed 's/^/SBDMESG /'
+finish "status=done writes=$writes write_errors=$errors max_latency_ms=$maxlat checked=$checked checksum_bad=$checksum_bad probe=$probe dmesg_io_errors=$io_errors journal_aborted=$journal_aborted remount_ro=$remount_ro ext4_errors=$ext4_errors hung_tasks=$hung_tasks boot_ms=$boot_ms workload_ms=$workload_ms total_ms=$total_ms"
