@@ -149,6 +149,17 @@ install_trap() {
   trap 'exit 143' TERM
 }
 
+# find_steadyblk : set STEADYBLK unless the caller did.  The meson build puts
+# the binary in build/src/daemon/; build/steadyblk is accepted too.
+find_steadyblk() {
+  local c
+  if [[ -n ${STEADYBLK:-} ]]; then return; fi
+  STEADYBLK=$TOP_DIR/build/steadyblk
+  for c in "$TOP_DIR/build/steadyblk" "$TOP_DIR/build/src/daemon/steadyblk"; do
+    if [[ -x $c ]]; then STEADYBLK=$c; return; fi
+  done
+}
+
 # ---------------------------------------------------------------- test file
 
 # make_test_file PATH MIB : a file of random data, written in full, so reads

@@ -30,7 +30,8 @@ usage: $0 [options]
   --reps N          recovery repetitions per proxy (default 5; 0 skips part 2)
   --outage S        seconds the backend stays dead (default 3)
   --size MiB        size of the test file in /dev/shm (default 1024)
-env: STEADYBLK (default ./build/steadyblk), STEADYBLK_EXTRA_ARGS
+env: STEADYBLK (default build/steadyblk or build/src/daemon/steadyblk),
+     STEADYBLK_EXTRA_ARGS (default "--rerror retry --werror retry")
 EOF
 }
 
@@ -71,15 +72,18 @@ for p in "${PROXIES[@]}"; do
 done
 (( reps == 0 )) || require_python_nbd
 
-STEADYBLK=${STEADYBLK:-$TOP_DIR/build/steadyblk}
-read -r -a STEADYBLK_EXTRA <<<"${STEADYBLK_EXTRA_ARGS:-}"
+find_steadyblk
+# The peers hide a lost backend by default; steadyblk reports errors unless
+# told to retry, so the default here asks it to.  Set STEADYBLK_EXTRA_ARGS
+# (even to "") to override; it is word-split on purpose.
+read -r -a STEADYBLK_EXTRA <<<"${STEADYBLK_EXTRA_ARGS---rerror retry --werror retry}"
 
 ran=()
 skipped=
 for p in "${PROXIES[@]}"; do
   if [[ $p == steadyblk && ! -x $STEADYBLK ]]; then
-    skipped="steadyblk: skipped, $STEADYBLK not found or not executable (set STEADYBLK=)"
-    note "$skipped"
+    skipped="skipped, $STEADYBLK not found or not executable (set STEADYBLK=)"
+    note "steadyblk: $skipped"
   else
     ran+=("$p")
   fi
@@ -109,7 +113,7 @@ out=$(results_dir proxy)
 {
   env_report
   echo "backend: ${BACKEND_CMD[*]}"
-  echo "steadyblk: ${skipped:-$STEADYBLK}"
+  echo "steadyblk: ${skipped:-$STEADYBLK ${STEADYBLK_EXTRA[*]}}"
   echo "recovery: $reps reps, ${outage}s outage"
 } >"$out/env.txt"
 note "results in $out"
@@ -207,7 +211,12 @@ recovery() {
   "$PYTHON" "$BENCH_DIR/nbdtime.py" writer "$URI" >"$wlog" 2>&1 </dev/null &
   wpid=$!
   BENCH_PIDS+=("$wpid")
-  wait_line "$wlog" '^ready' 15 || { note "$p: writer did not start"; cat "$wlog" >&2; return 1; }
+  if ! wait_line "$wlog" '^ready' 15; then
+    note "$p: the writer did not get a first write through; see $wlog"
+    echo "$p: writer did not start for recovery" >>"$out/env.txt"
+    stop_server "$wpid"; stop_server "$proxy_pid"; stop_server "$BACKEND_PID"
+    return 0
+  fi
   for (( rep = 1; rep <= reps; rep++ )); do
     nap 2   # steady writing before the fault
     errs0=$(awk '$1 == "gap" { e = $4 } END { print e + 0 }' "$wlog")

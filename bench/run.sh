@@ -25,7 +25,8 @@ usage: $0 [options]
   --size MiB        size of the test file in /dev/shm (default 1024)
   --file PATH       use an existing file or block device instead (its data is
                     overwritten by the write jobs; it is not deleted)
-env: STEADYBLK (default ./build/steadyblk), STEADYBLK_EXTRA_ARGS
+env: STEADYBLK (default build/steadyblk or build/src/daemon/steadyblk),
+     STEADYBLK_EXTRA_ARGS (extra daemon options, e.g. "--cache none")
 EOF
 }
 
@@ -62,15 +63,15 @@ for s in "${SERVERS[@]}"; do
   esac
 done
 
-STEADYBLK=${STEADYBLK:-$TOP_DIR/build/steadyblk}
+find_steadyblk
 # Word splitting is wanted: extra options for the daemon, e.g. a policy.
 read -r -a STEADYBLK_EXTRA <<<"${STEADYBLK_EXTRA_ARGS:-}"
 RUNNABLE=()
 skipped=
 for s in "${SERVERS[@]}"; do
   if [[ $s == steadyblk && ! -x $STEADYBLK ]]; then
-    skipped="steadyblk: skipped, $STEADYBLK not found or not executable (set STEADYBLK=)"
-    note "$skipped"
+    skipped="skipped, $STEADYBLK not found or not executable (set STEADYBLK=)"
+    note "steadyblk: $skipped"
   else
     RUNNABLE+=("$s")
   fi
@@ -105,7 +106,7 @@ out=$(results_dir "")
   env_report
   echo "file: $file ($(stat -c %s "$file") bytes, fs $(stat -f -c %T "$file"))"
   echo "qemu-nbd: $qemu_nbd_mode"
-  echo "steadyblk: ${skipped:-$STEADYBLK}"
+  echo "steadyblk: ${skipped:-$STEADYBLK ${STEADYBLK_EXTRA[*]}}"
 } >"$out/env.txt"
 note "results in $out"
 

@@ -50,7 +50,7 @@
 #define ISCSIBE_MAX_REDIRECTS 4                    /* login redirects followed per attempt */
 #define ISCSIBE_BLOCK_MAX (32u << 20)              /* largest read or write we accept */
 #define ISCSIBE_ZERO_CHUNK (32u << 20)             /* WRITE SAME bytes per command, if the LUN sets no limit */
-#define ISCSIBE_TRIM_CHUNK (1u << 30)              /* UNMAP bytes per command, at most */
+#define ISCSIBE_RANGE_MAX (1u << 30)               /* UNMAP or WRITE SAME bytes per command, at most */
 
 /* What the first session learned about the LUN; later sessions must agree. */
 struct iscsibe_lun {

@@ -20,19 +20,14 @@
 #include "backends/iscsi-internal.h"
 
 /* A later session must show the LUN the clients already know. */
-static bool lun_same(struct iscsibe *ib)
+static void lun_check_same(struct iscsibe *ib)
 {
-	if (ib->probe.block_size != ib->lun.block_size) {
+	if (ib->probe.block_size != ib->lun.block_size)
 		sb_iscsibe_fail(ib, -ENXIO, "the LUN's block size changed from %u to %u bytes",
 				ib->lun.block_size, ib->probe.block_size);
-		return false;
-	}
-	if (ib->probe.blocks < ib->lun.blocks) {
+	else if (ib->probe.blocks < ib->lun.blocks)
 		sb_iscsibe_fail(ib, -ENXIO, "the LUN shrank from %" PRIu64 " to %" PRIu64 " blocks",
 				ib->lun.blocks, ib->probe.blocks);
-		return false;
-	}
-	return true;
 }
 
 static void bringup_capacity(struct iscsibe *ib, struct scsi_task *task)
@@ -55,7 +50,7 @@ static void bringup_capacity(struct iscsibe *ib, struct scsi_task *task)
 	ib->probe.lbpme = rc->lbpme;
 	ib->probe.lbprz = rc->lbprz;
 	if (ib->running)
-		lun_same(ib);
+		lun_check_same(ib);
 }
 
 static void bringup_vpd_pages(struct iscsibe *ib, struct scsi_task *task)
@@ -174,6 +169,8 @@ static void bringup_done(struct iscsi_context *ctx, int status, void *data, void
 	}
 	if (status == SCSI_STATUS_GOOD) {
 		bringup_good(ib, task);
+	} else if (status == SCSI_STATUS_CANCELLED) {
+		sb_iscsibe_connection_failed(ib);
 	} else if (ib->step == STEP_TUR && sb_iscsi_is_unit_attention(status, &task->sense) &&
 		   ++ib->uas <= ISCSIBE_MAX_UAS) {
 		/* The usual greeting of a fresh login: ask again. */
@@ -183,8 +180,9 @@ static void bringup_done(struct iscsi_context *ctx, int status, void *data, void
 		sb_iscsi_describe(status, &task->sense, why, sizeof(why));
 		err = sb_iscsi_errno(status, &task->sense);
 		/* Not ready, busy: the LUN comes later.  Anything else (no such
-		 * LUN ...) is the configuration's problem. */
-		if (ib->step <= STEP_CAPACITY && err != -EAGAIN && err != -ENOTCONN)
+		 * LUN ...) is a configuration problem, which start-up reports
+		 * at once; a reconnect tries again all the same. */
+		if (err != -EAGAIN)
 			err = -ENXIO;
 		sb_iscsibe_fail(ib, err, "%s: %s",
 				ib->step == STEP_TUR ? "TEST UNIT READY"

@@ -93,11 +93,15 @@ int sb_iscsi_errno(int status, const struct scsi_sense *sense)
 
 void sb_iscsi_describe(int status, const struct scsi_sense *sense, char *buf, size_t len)
 {
+	const char *key, *ascq;
+
 	switch (status) {
 	case SCSI_STATUS_CHECK_CONDITION:
-		snprintf(buf, len, "CHECK CONDITION, %s, %s (0x%04x)",
-			 scsi_sense_key_str(sense->key), scsi_sense_ascq_str(sense->ascq),
-			 (unsigned)sense->ascq);
+		/* libiscsi names the common ones only. */
+		key = scsi_sense_key_str(sense->key);
+		ascq = scsi_sense_ascq_str(sense->ascq);
+		snprintf(buf, len, "CHECK CONDITION, %s%s%s (0x%04x)", key ? key : "sense key ?",
+			 ascq ? ", " : "", ascq ? ascq : "", (unsigned)sense->ascq);
 		break;
 	case SCSI_STATUS_BUSY:
 		snprintf(buf, len, "BUSY");

@@ -32,38 +32,25 @@ static void session_watch(void *opaque, uint32_t events);
 
 int sb_iscsibe_resolve(struct iscsibe *ib, const char *portal, struct sb_error **errp)
 {
-	char host[128], addr[INET6_ADDRSTRLEN];
-	const char *port = "3260", *end;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
-	size_t n;
+	char buf[256], addr[INET6_ADDRSTRLEN], *host = buf, *port = NULL, *p;
 	int r;
 
 	/* HOST[:PORT][,TPGT] or [IPV6][:PORT][,TPGT], as libiscsi reads it. */
-	n = strcspn(portal, ",");
-	if (portal[0] == '[') {
-		end = memchr(portal, ']', n);
-		if (!end)
+	snprintf(buf, sizeof(buf), "%s", portal);
+	buf[strcspn(buf, ",")] = '\0';
+	if (*host == '[') {
+		host++;
+		if (!(p = strchr(host, ']')))
 			return sb_error_set(errp, "portal '%s': missing ']'", portal);
-		memcpy(host, portal + 1, SB_MIN((size_t)(end - portal - 1), sizeof(host) - 1));
-		host[SB_MIN((size_t)(end - portal - 1), sizeof(host) - 1)] = '\0';
-		end++;
-	} else {
-		end = memchr(portal, ':', n);
-		if (!end)
-			end = portal + n;
-		memcpy(host, portal, SB_MIN((size_t)(end - portal), sizeof(host) - 1));
-		host[SB_MIN((size_t)(end - portal), sizeof(host) - 1)] = '\0';
+		*p++ = '\0';
+		if (*p == ':')
+			port = p + 1;
+	} else if ((p = strrchr(host, ':'))) {
+		*p = '\0';
+		port = p + 1;
 	}
-	char portbuf[16];
-	if (*end == ':') {
-		size_t plen = strcspn(end + 1, ",");
-		if (plen == 0 || plen >= sizeof(portbuf))
-			return sb_error_set(errp, "portal '%s': bad port", portal);
-		memcpy(portbuf, end + 1, plen);
-		portbuf[plen] = '\0';
-		port = portbuf;
-	}
-	r = getaddrinfo(host, port, &hints, &ai);
+	r = getaddrinfo(host, port && *port ? port : "3260", &hints, &ai);
 	if (r != 0)
 		return sb_error_set(errp, "portal '%s': %s", portal, gai_strerror(r));
 	if (ai->ai_family == AF_INET6) {

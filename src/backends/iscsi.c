@@ -41,72 +41,79 @@ static uint32_t iscsibe_chunk(const struct iscsibe *ib, enum sb_op op, uint64_t 
 	uint32_t bs = ib->lun.block_size;
 	uint64_t max = UINT32_MAX;
 
+	/* A bounded command: one that takes longer than --backend-timeout
+	 * would look like a dead session. */
 	if (op == SB_OP_TRIM)
-		max = SB_MIN((uint64_t)ib->lun.max_unmap, ISCSIBE_TRIM_CHUNK / bs);
+		max = SB_MIN((uint64_t)ib->lun.max_unmap, ISCSIBE_RANGE_MAX / bs);
 	else if (op == SB_OP_ZERO)
-		max = ib->lun.max_ws ? SB_MIN(ib->lun.max_ws, (uint64_t)UINT32_MAX)
+		max = ib->lun.max_ws ? SB_MIN(ib->lun.max_ws, (uint64_t)ISCSIBE_RANGE_MAX / bs)
 				     : ISCSIBE_ZERO_CHUNK / bs;
 	return (uint32_t)SB_MIN(left, max);
 }
 
 static void iscsibe_done(struct iscsi_context *ctx, int status, void *data, void *opaque);
 
-/* Queues the command of @r's current step.  Returns 0 (it is in flight and
- * iscsibe_done() settles it) or -errno. */
-static int iscsibe_send(struct iscsibe *ib, struct iscsibe_req *r)
+/* The command of @r's current step, queued on the session's context; NULL
+ * if libiscsi cannot (out of memory). */
+static struct scsi_task *iscsibe_command(struct iscsibe *ib, struct iscsibe_req *r)
 {
 	struct sb_request *req = req_of(r);
 	struct iscsi_context *ctx = ib->ctx;
 	uint32_t bs = ib->lun.block_size;
 	int lun = ib->lun_nr;
-	struct scsi_task *t = NULL;
+
+	if (r->syncing) {
+		/* Zeroes or a trim with FUA: durable before we answer.  What
+		 * the 10-byte CDB cannot name becomes the whole medium. */
+		if (ib->lun.sync16)
+			return iscsi_synchronizecache16_task(ctx, lun, r->lba, r->blocks, 0, 0,
+							     iscsibe_done, r);
+		if (r->lba <= INT32_MAX && r->blocks && r->blocks <= UINT16_MAX)
+			return iscsi_synchronizecache10_task(ctx, lun, (int)r->lba, (int)r->blocks,
+							     0, 0, iscsibe_done, r);
+		return iscsi_synchronizecache10_task(ctx, lun, 0, 0, 0, 0, iscsibe_done, r);
+	}
+	switch (req->op) {
+	case SB_OP_READ:
+		return iscsi_read16_iov_task(ctx, lun, r->lba, r->blocks * bs, bs, 0, 0, 0, 0, 0,
+					     iscsibe_done, r, &r->iov, 1);
+	case SB_OP_WRITE:
+		return iscsi_write16_iov_task(ctx, lun, r->lba, NULL, r->blocks * bs, bs, 0, 0,
+					      !!(req->flags & SB_REQ_FUA), 0, 0, iscsibe_done, r,
+					      &r->iov, 1);
+	case SB_OP_FLUSH:
+		/* Block 0, count 0: the whole medium. */
+		if (ib->lun.sync16)
+			return iscsi_synchronizecache16_task(ctx, lun, 0, 0, 0, 0, iscsibe_done, r);
+		return iscsi_synchronizecache10_task(ctx, lun, 0, 0, 0, 0, iscsibe_done, r);
+	case SB_OP_TRIM: {
+		struct unmap_list range = { .lba = r->lba, .num = r->blocks };
+		return iscsi_unmap_task(ctx, lun, 0, 0, &range, 1, iscsibe_done, r);
+	}
+	case SB_OP_ZERO: {
+		/* With LBPRZ an unmapped block reads as zeroes, so the target
+		 * may deallocate unless the client wants the space kept. */
+		int unmap = !(req->flags & SB_REQ_NO_HOLE) && ib->lun.lbpws && ib->lun.lbprz;
+		return iscsi_writesame16_task(ctx, lun, r->lba, ib->zero_block, bs, r->blocks, 0,
+					      unmap, 0, 0, iscsibe_done, r);
+	}
+	default:
+		return NULL;
+	}
+}
+
+/* Sends the command of @r's current step.  Returns 0 (it is in flight and
+ * iscsibe_done() settles it) or -errno. */
+static int iscsibe_send(struct iscsibe *ib, struct iscsibe_req *r)
+{
+	struct scsi_task *t;
 
 	if (ib->state != ISCSIBE_UP || ib->fail_err)
 		return -ENOTCONN; /* a dying session takes nothing more */
-	if (r->syncing) {
-		/* Zeroes or a trim with FUA: durable before we answer. */
-		t = ib->lun.sync16 ? iscsi_synchronizecache16_task(ctx, lun, r->lba, r->blocks, 0, 0,
-								    iscsibe_done, r)
-				   : iscsi_synchronizecache10_task(ctx, lun, (int)r->lba, (int)r->blocks,
-								   0, 0, iscsibe_done, r);
-	} else {
-		switch (req->op) {
-		case SB_OP_READ:
-			t = iscsi_read16_iov_task(ctx, lun, r->lba, r->blocks * bs, bs, 0, 0, 0, 0, 0,
-						  iscsibe_done, r, &r->iov, 1);
-			break;
-		case SB_OP_WRITE:
-			t = iscsi_write16_iov_task(ctx, lun, r->lba, NULL, r->blocks * bs, bs, 0, 0,
-						   !!(req->flags & SB_REQ_FUA), 0, 0, iscsibe_done, r,
-						   &r->iov, 1);
-			break;
-		case SB_OP_FLUSH:
-			/* Block 0, count 0: the whole medium. */
-			t = ib->lun.sync16 ? iscsi_synchronizecache16_task(ctx, lun, 0, 0, 0, 0,
-									    iscsibe_done, r)
-					   : iscsi_synchronizecache10_task(ctx, lun, 0, 0, 0, 0,
-									   iscsibe_done, r);
-			break;
-		case SB_OP_TRIM: {
-			struct unmap_list range = { .lba = r->lba, .num = r->blocks };
-			t = iscsi_unmap_task(ctx, lun, 0, 0, &range, 1, iscsibe_done, r);
-			break;
-		}
-		case SB_OP_ZERO: {
-			/* With LBPRZ an unmapped block reads as zeroes, so the
-			 * target may deallocate unless the client wants the
-			 * space kept. */
-			int unmap = !(req->flags & SB_REQ_NO_HOLE) && ib->lun.lbpws && ib->lun.lbprz;
-			t = iscsi_writesame16_task(ctx, lun, r->lba, ib->zero_block, bs, r->blocks, 0,
-						   unmap, 0, 0, iscsibe_done, r);
-			break;
-		}
-		default:
-			return -EOPNOTSUPP;
-		}
-	}
+	t = iscsibe_command(ib, r);
 	if (!t) {
-		sb_debug("iscsi %s: cannot queue a command: %s", ib->be.name, iscsi_get_error(ctx));
+		sb_debug("iscsi %s: cannot queue a command: %s", ib->be.name,
+			 iscsi_get_error(ib->ctx));
 		return -ENOMEM;
 	}
 	r->task = t;
@@ -418,6 +425,10 @@ static void iscsibe_declare(struct iscsibe *ib)
 		be->caps |= SB_CAP_ZERO;
 	if (ib->read_only || l->write_protected)
 		be->caps |= SB_CAP_READ_ONLY;
+	sb_debug("iscsi %s: lbpme %d lbprz %d lbpu %d lbpws %d, max transfer %u, unmap %u, "
+		 "write same %" PRIu64 " blocks, ws16 %d sync16 %d, wp %d dpofua %d", be->name,
+		 l->lbpme, l->lbprz, l->lbpu, l->lbpws, l->max_xfer, l->max_unmap, l->max_ws,
+		 l->ws16, l->sync16, l->write_protected, l->dpofua);
 }
 
 static bool iscsibe_match(const char *spec)

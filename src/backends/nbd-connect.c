@@ -319,6 +319,8 @@ static void handshake_start(struct nbdbe *nb)
 		return;
 	}
 	nb->state = NBDBE_HANDSHAKE;
+	nb->connect_deadline_ns = sb_now_ns() + (nb->timeout_ns ? nb->timeout_ns : NBDBE_CONNECT_NS);
+	sb_timer_arm(nb->loop, &nb->conn_timer, nb->connect_deadline_ns);
 	/* From here on libnbd owns the socket, even when the call fails. */
 	if (nbd_aio_connect_socket(nb->h, nb->fd) < 0) {
 		e = nbd_get_errno();
@@ -344,7 +346,9 @@ void sb_nbdbe_attempt(struct nbdbe *nb)
 	if (!nb->target.is_unix)
 		tcp_options(nb, nb->fd);
 	nb->state = NBDBE_CONNECTING;
-	nb->connect_deadline_ns = sb_now_ns() + bound;
+	/* After a silent cut the kernel retransmits a SYN after 1, 3, 7, 15 s:
+	 * a fresh attempt every few seconds notices a healed network sooner. */
+	nb->connect_deadline_ns = sb_now_ns() + SB_MIN(bound, NBDBE_SYN_NS);
 	sb_timer_arm(nb->loop, &nb->conn_timer, nb->connect_deadline_ns);
 	if (connect(nb->fd, (const struct sockaddr *)&a->sa, a->len) == 0)
 		handshake_start(nb);
@@ -422,12 +426,13 @@ int sb_nbdbe_connect_initial(struct nbdbe *nb, struct sb_error **errp)
 		sb_nbdbe_attempt(nb);
 		while (nb->state == NBDBE_CONNECTING || nb->state == NBDBE_HANDSHAKE) {
 			struct pollfd p = { .fd = nb->fd, .events = (short)sb_nbdbe_events(nb) };
+			uint64_t until = SB_MIN(deadline, nb->connect_deadline_ns);
 			now = sb_now_ns();
-			if (now >= deadline) {
+			if (now >= until) {
 				sb_nbdbe_connect_failed(nb, -ETIMEDOUT, "no answer from the server");
 				break;
 			}
-			int n = poll(&p, 1, (int)((deadline - now + SB_NS_PER_MS - 1) / SB_NS_PER_MS));
+			int n = poll(&p, 1, (int)((until - now + SB_NS_PER_MS - 1) / SB_NS_PER_MS));
 			if (n < 0 && errno != EINTR)
 				sb_nbdbe_connect_failed(nb, -errno, strerror(errno));
 			else if (n > 0)
@@ -436,9 +441,12 @@ int sb_nbdbe_connect_initial(struct nbdbe *nb, struct sb_error **errp)
 		if (nb->state == NBDBE_UP)
 			return 0;
 		now = sb_now_ns();
-		if (nb->refused || now + nb->backoff_ns >= deadline)
+		if (nb->refused || now >= deadline)
 			break;
-		sleep_ns(backoff_take(nb));
+		uint64_t delay = backoff_take(nb);
+		sleep_ns(SB_MIN(delay, deadline - now));
+		if (sb_now_ns() >= deadline)
+			break;
 	}
 	return sb_error_set(errp, "backend '%s': cannot connect: %s (%u attempts in %" PRIu64
 			    " ms)", nb->be.name, nb->last_msg, nb->attempts,

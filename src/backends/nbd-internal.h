@@ -43,6 +43,7 @@
 #define NBDBE_BACKOFF_MIN_NS (50 * SB_NS_PER_MS) /* first delay between attempts ... */
 #define NBDBE_BACKOFF_MAX_NS (1 * SB_NS_PER_SEC) /* ... doubling up to this */
 #define NBDBE_CONNECT_NS (30 * SB_NS_PER_SEC)    /* bound of one attempt with --backend-timeout 0 */
+#define NBDBE_SYN_NS (2 * SB_NS_PER_SEC)         /* bound of one TCP connect(): then a fresh SYN */
 #define NBDBE_LIBNBD_MAX_REQUEST (64u << 20)     /* libnbd refuses larger reads and writes */
 
 /* ---- where the server is (nbd-uri.c) ---- */

@@ -39,6 +39,7 @@ static const char *const event_names[SB_EVENT__COUNT] = {
 	[SB_EVENT_FAILED_HELD] = "DISK_FAILED_HELD",
 	[SB_EVENT_BACKEND_DOWN] = "BACKEND_DISCONNECTED",
 	[SB_EVENT_BACKEND_UP] = "BACKEND_RECONNECTED",
+	[SB_EVENT_CLEARED] = "DISK_CLEARED",
 };
 
 static void on_event(void *opaque, struct sb_disk *disk, const struct sb_disk_event *ev)
@@ -57,7 +58,7 @@ static void on_event(void *opaque, struct sb_disk *disk, const struct sb_disk_ev
 			 "retries", sb_qmp_uint(ev->retries),
 			 "last-errno", sb_qmp_errno(ev->err));
 	if (data && (ev->kind == SB_EVENT_RECOVERED || ev->kind == SB_EVENT_TIMED_OUT ||
-		     ev->kind == SB_EVENT_FAILED_HELD)) {
+		     ev->kind == SB_EVENT_FAILED_HELD || ev->kind == SB_EVENT_CLEARED)) {
 		json_object_set_new(data, "duration-ms", sb_qmp_ms(ev->duration_ns));
 		json_object_set_new(data, "requests", sb_qmp_uint(ev->requests));
 	}

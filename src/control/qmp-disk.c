@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "control/qmp-internal.h"
+#include "exports/nbd/server.h"
 
 struct sb_disk *sb_qmp_disk_arg(struct sb_qmp_server *srv, json_t *args, struct sb_error **errp)
 {
@@ -69,12 +70,26 @@ static json_t *per_op_json(const uint64_t *v)
 	return o;
 }
 
+/* {"EIO": 12, "ENOSPC": 1}: only the errors seen. */
+static json_t *errors_json(const struct sb_disk_stats *st)
+{
+	json_t *o = json_object();
+
+	for (int e = 1; o && e < SB_ERRNO_STATS; e++)
+		if (st->errors_by_errno[e])
+			json_object_set_new(o, sb_errno_name(e), sb_qmp_uint(st->errors_by_errno[e]));
+	if (o && st->errors_by_errno[0])
+		json_object_set_new(o, "other", sb_qmp_uint(st->errors_by_errno[0]));
+	return o;
+}
+
 static json_t *counters_json(const struct sb_disk_stats *st)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "requests", per_op_json(st->requests),
 			 "bytes", per_op_json(st->bytes),
 			 "errors", sb_qmp_uint(st->errors),
+			 "errors-by-errno", errors_json(st),
 			 "retries", sb_qmp_uint(st->retries),
 			 "hangs", sb_qmp_uint(st->hangs),
 			 "hang-time-ms", sb_qmp_ms(st->hang_total_ns),
@@ -82,22 +97,81 @@ static json_t *counters_json(const struct sb_disk_stats *st)
 			 "last-errno", sb_qmp_errno(st->last_err));
 }
 
-static json_t *disk_json(struct sb_disk *disk)
+/* The exports of one disk, each with its clients: built from the NBD
+ * server's views, which arrive export by export, then client by client. */
+struct exports_walk {
+	struct sb_disk *disk;
+	json_t *list;                   /* [{"name", "uri", "read-only", "clients"}] */
+	json_t *by_index;               /* every export of the server, by index; null if another disk's */
+};
+
+static void walk_export(void *opaque, const struct sb_nbd_export_view *e)
+{
+	struct exports_walk *w = opaque;
+	json_t *o = NULL;
+
+	if (e->disk == w->disk) {
+		o = json_pack("{s:s, s:s, s:b, s:[]}", "name", e->name, "uri", e->uri,
+			      "read-only", e->read_only, "clients");
+		if (o)
+			json_array_append(w->list, o);
+	}
+	json_array_append_new(w->by_index, o ? o : json_null());
+}
+
+static void walk_client(void *opaque, const struct sb_nbd_client_view *c)
+{
+	struct exports_walk *w = opaque;
+	json_t *e = c->export_index < 0 ? NULL : json_array_get(w->by_index, (size_t)c->export_index);
+
+	if (json_is_object(e))
+		json_array_append_new(json_object_get(e, "clients"),
+				      json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)c->id,
+						"name", c->name, "pending", sb_qmp_uint(c->pending),
+						"inflight", sb_qmp_uint(c->inflight)));
+}
+
+static json_t *exports_json(const struct sb_nbd_server *nbd, struct sb_disk *disk)
+{
+	struct exports_walk w = { .disk = disk, .list = json_array(), .by_index = json_array() };
+
+	if (nbd && w.list && w.by_index) {
+		sb_nbd_server_foreach_export(nbd, walk_export, &w);
+		sb_nbd_server_foreach_client(nbd, walk_client, &w);
+	}
+	json_decref(w.by_index);
+	return w.list;
+}
+
+/* The backend's own view of its connection (network backends), or null. */
+static json_t *backend_state_json(struct sb_backend *be)
+{
+	const char *text = be->ops->describe_state ? be->ops->describe_state(be) : NULL;
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+	return v ? v : json_null();
+}
+
+static json_t *disk_json(struct sb_qmp_server *srv, struct sb_disk *disk)
 {
 	struct sb_backend *be = sb_disk_backend(disk);
 	struct sb_disk_info info;
 
 	sb_disk_info(disk, &info);
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:b}, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:b, s:o}, s:o, s:o, s:o, s:o, s:o, s:o, "
+			 "s:o, s:o, s:o}",
 			 "name", sb_disk_name(disk),
 			 "state", sb_disk_state_name(info.state),
 			 "backend", "name", be->name, "driver", be->ops->name,
-			 "connected", be->connected,
+			 "connected", be->connected, "state", backend_state_json(be),
+			 "exports", exports_json(srv->hooks.nbd, disk),
+			 "clients", sb_qmp_uint(info.sessions),
 			 "policy", policy_json(sb_disk_policy(disk)),
 			 "counters", counters_json(sb_disk_stats(disk)),
 			 "held", sb_qmp_uint(info.held),
 			 "held-bytes", sb_qmp_uint(info.held_bytes),
 			 "oldest-held-age-ms", sb_qmp_ms(info.oldest_age_ns),
+			 "hang-age-ms", sb_qmp_ms(info.hang_age_ns),
 			 "inflight", sb_qmp_uint(info.inflight));
 }
 
@@ -107,7 +181,7 @@ json_t *sb_qmp_query_disks(struct sb_qmp_conn *conn, json_t *args, struct sb_err
 	json_t *list = json_array();
 
 	for (size_t i = 0; list && i < srv->ndisks; i++) {
-		json_t *d = disk_json(srv->disks[i]);
+		json_t *d = disk_json(srv, srv->disks[i]);
 		if (!d || json_array_append_new(list, d) < 0) {
 			json_decref(list);
 			list = NULL;

@@ -20,13 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "control/json-stream.h"
+#include "control/listen.h"
 #include "control/qmp-internal.h"
 
 #define QMP_INPUT_MAX (64 * 1024)      /* one command */
@@ -349,62 +348,6 @@ void sb_qmp_broadcast(struct sb_qmp_server *srv, const char *name, json_t *data)
 	free(text);
 }
 
-/* A socket file whose daemon died is replaced; a live one is left alone. */
-static int remove_stale(const struct sockaddr_un *sa, struct sb_error **errp)
-{
-	struct stat st;
-	int fd, r, e;
-
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : sb_error_set(errp, "%s", strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return sb_error_set(errp, "it exists and is not a socket");
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return sb_error_set(errp, "%s", strerror(errno));
-	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	e = errno;
-	close(fd);
-	if (r == 0 || e == EAGAIN)
-		return sb_error_set(errp, "another process is listening on it");
-	if (e != ECONNREFUSED)
-		return sb_error_set(errp, "%s", strerror(e));
-	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
-		return sb_error_set(errp, "cannot remove the stale socket: %s", strerror(errno));
-	return 0;
-}
-
-static int listen_unix(struct sb_qmp_server *srv, struct sb_error **errp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(srv->path);
-	int fd;
-
-	if (len >= sizeof(sa.sun_path))
-		return sb_error_set(errp, "the path is longer than %zu bytes", sizeof(sa.sun_path) - 1);
-	memcpy(sa.sun_path, srv->path, len + 1);
-	if (remove_stale(&sa, errp) < 0)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return sb_error_set(errp, "%s", strerror(errno));
-	/* Linux creates the socket file with the unbound socket's mode: set it
-	 * first, so that nobody else can connect even for an instant. */
-	if (fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		sb_error_set(errp, "%s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (listen(fd, 16) < 0) {
-		sb_error_set(errp, "%s", strerror(errno));
-		unlink(srv->path);
-		close(fd);
-		return -1;
-	}
-	srv->fd = fd;
-	return 0;
-}
-
 struct sb_qmp_server *sb_qmp_server_new(struct sb_loop *loop, const char *path,
 					struct sb_disk *const *disks, size_t ndisks,
 					const struct sb_qmp_hooks *hooks,
@@ -434,7 +377,8 @@ struct sb_qmp_server *sb_qmp_server_new(struct sb_loop *loop, const char *path,
 	}
 	memcpy(srv->disks, disks, ndisks * sizeof(*srv->disks));
 
-	if (listen_unix(srv, errp) < 0) {
+	srv->fd = sb_listen_unix(path, 0600, errp);
+	if (srv->fd < 0) {
 		sb_error_prefix(errp ? *errp : NULL, "QMP socket %s", path);
 		goto fail;
 	}

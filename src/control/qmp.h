@@ -16,6 +16,7 @@
 #include "core/disk.h"
 
 struct sb_qmp_server;
+struct sb_nbd_server;
 
 struct sb_qmp_hooks {
 	/* The `quit` command: the daemon shuts down.  Called from the loop
@@ -23,6 +24,9 @@ struct sb_qmp_hooks {
 	 * the loop, and free it afterwards).  NULL refuses `quit`. */
 	void (*quit)(void *opaque);
 	void *opaque;
+	/* Optional - may be NULL.  The NBD server whose exports and clients
+	 * query-disks lists; it must outlive the QMP server. */
+	const struct sb_nbd_server *nbd;
 };
 
 /* Listens on the unix socket @path (created 0600: only its owner may

@@ -33,6 +33,8 @@ struct sb_disk {
 	uint64_t hung_since_ns;
 	uint64_t hang_retries;                 /* retries in the current hang */
 	uint64_t hang_completed;               /* held requests completed in it */
+	uint64_t hang_cleared;                 /* held requests dropped (client gone)
+						  or failed by the policy in it */
 
 	struct sb_timer timer;                 /* next probe or deadline */
 	struct sb_defer run;                   /* release / unblock after the batch */

@@ -30,6 +30,7 @@ const char *sb_disk_event_name(enum sb_disk_event_kind k)
 		[SB_EVENT_FAILED_HELD] = "failed-held",
 		[SB_EVENT_BACKEND_DOWN] = "backend-disconnected",
 		[SB_EVENT_BACKEND_UP] = "backend-reconnected",
+		[SB_EVENT_CLEARED] = "cleared",
 	};
 	return (unsigned)k < SB_ARRAY_SIZE(names) ? names[k] : "?";
 }
@@ -142,6 +143,7 @@ void sb_disk_detach(struct sb_session *s)
 		fenced++;
 		sb_disk_finish(disk, req, -ECANCELED);
 	}
+	disk->hang_cleared += fenced;
 	if (fenced)
 		sb_info("disk %s: %s went away, %" PRIu64 " held requests dropped",
 			disk->name, s->name, fenced);
@@ -224,6 +226,8 @@ static void disk_backend_complete(void *opaque, struct sb_request *req, int err)
 	}
 	if (req->session && req->session->closing) {
 		/* Pause on drain: its client is gone, never hold or re-issue it. */
+		if (req->held_since_ns)
+			disk->hang_cleared++;
 		sb_disk_finish(disk, req, err);
 		sb_disk_schedule(disk);
 		return;

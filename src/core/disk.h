@@ -65,6 +65,9 @@ enum sb_disk_event_kind {
 	SB_EVENT_FAILED_HELD,    /* fail-held: the operator gave up */
 	SB_EVENT_BACKEND_DOWN,   /* backend lost its connection */
 	SB_EVENT_BACKEND_UP,     /* backend (re)connected */
+	SB_EVENT_CLEARED,        /* nothing held any more, without a recovery: the
+				    last held requests' clients went away, or the
+				    policy failed them (an error it does not retry) */
 	SB_EVENT__COUNT
 };
 
@@ -78,9 +81,11 @@ struct sb_disk_event {
 	uint64_t held_bytes;
 	uint64_t oldest_age_ns;      /* age of the oldest waiting request */
 	uint64_t retries;            /* retries of the current hang */
-	uint64_t duration_ns;        /* RECOVERED, TIMED_OUT: how long it hung */
+	uint64_t duration_ns;        /* RECOVERED, TIMED_OUT, FAILED_HELD, CLEARED:
+					how long it hung */
 	uint64_t requests;           /* RECOVERED: held requests that completed;
-					TIMED_OUT, FAILED_HELD: requests failed */
+					TIMED_OUT, FAILED_HELD: requests failed;
+					CLEARED: requests dropped or failed */
 };
 
 struct sb_disk_observer {

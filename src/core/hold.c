@@ -60,6 +60,7 @@ static void hang_begin(struct sb_disk *disk)
 	disk->hung_since_ns = sb_now_ns();
 	disk->hang_retries = 0;
 	disk->hang_completed = 0;
+	disk->hang_cleared = 0;
 	disk->probe_attempt = 0;
 	disk->stats.hangs++;
 }
@@ -117,12 +118,27 @@ static void hold_fail(struct sb_disk *disk, struct sb_request *req)
 	sb_disk_finish(disk, req, err);
 }
 
-/* If the queue emptied without a recovery (timeouts, fail-held), the hang is over. */
-static void hold_settle(struct sb_disk *disk)
+/* If the queue emptied without a recovery (timeouts, fail-held), the hang is
+ * over.  Returns true if it ended here. */
+static bool hold_settle(struct sb_disk *disk)
 {
-	if (disk->state == SB_DISK_HUNG && TAILQ_EMPTY(&disk->waiting) && !disk->probe &&
-	    !disk->releasing)
-		hang_end(disk);
+	if (disk->state != SB_DISK_HUNG || !TAILQ_EMPTY(&disk->waiting) || disk->probe ||
+	    disk->releasing)
+		return false;
+	hang_end(disk);
+	return true;
+}
+
+/* The hang ended with no event of its own (its clients went away, or the
+ * policy failed the last held request): say so, or it would end unseen. */
+static void hold_cleared(struct sb_disk *disk)
+{
+	uint64_t duration = sb_now_ns() - disk->hung_since_ns;
+
+	sb_info("disk %s: nothing held any more after %" PRIu64 " ms (%" PRIu64
+		" held requests dropped or failed)", disk->name, duration / SB_NS_PER_MS,
+		disk->hang_cleared);
+	sb_disk_emit(disk, SB_EVENT_CLEARED, duration, disk->hang_cleared);
 }
 
 static void hold_expire(struct sb_disk *disk, uint64_t now)
@@ -175,6 +191,9 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 		if (o->io_error)
 			o->io_error(o->opaque, disk, req->op, err, v);
 
+	if (req->held_since_ns && !timed_out &&
+	    (v == SB_VERDICT_REPORT || v == SB_VERDICT_IGNORE))
+		disk->hang_cleared++;
 	switch (v) {
 	case SB_VERDICT_REPORT:
 		if (timed_out) {
@@ -298,7 +317,8 @@ void sb_hold_run(struct sb_disk *disk)
 	if (disk->state == SB_DISK_HUNG && !disk->probe && now >= disk->next_probe_ns)
 		hold_probe(disk);
 	hold_release(disk);
-	hold_settle(disk);
+	if (hold_settle(disk))
+		hold_cleared(disk);
 }
 
 void sb_hold_arm(struct sb_disk *disk)
@@ -385,12 +405,14 @@ int sb_disk_set_policy(struct sb_disk *disk, const struct sb_policy *p, struct s
 		enter_stopped(disk);
 	}
 	hold_expire(disk, sb_now_ns());
-	hold_settle(disk);
+	bool ended = hold_settle(disk);
 	if (given_up) {
 		/* The new policy gave up on them: say so, or a hang would end unseen. */
 		sb_warn("disk %s: new policy completed %" PRIu64 " held requests", disk->name,
 			given_up);
 		sb_disk_emit(disk, SB_EVENT_FAILED_HELD, duration, given_up);
+	} else if (ended) {
+		hold_cleared(disk);
 	}
 	sb_disk_schedule(disk);
 	return 0;
@@ -421,20 +443,25 @@ uint64_t sb_disk_fail_held(struct sb_disk *disk)
 	struct sb_request *req;
 	uint64_t failed = 0;
 	uint64_t duration = disk->hung_since_ns ? sb_now_ns() - disk->hung_since_ns : 0;
+	bool ended = false;
 
 	while ((req = TAILQ_FIRST(&disk->waiting))) {
 		hold_fail(disk, req);
 		failed++;
 	}
 	if (disk->state == SB_DISK_STOPPED || disk->state == SB_DISK_HUNG) {
-		if (!disk->probe && !disk->releasing)
+		if (!disk->probe && !disk->releasing) {
 			hang_end(disk);
-		else
+			ended = true;
+		} else {
 			disk->state = SB_DISK_RECOVERING; /* let the in-flight ones finish */
+		}
 	}
 	if (failed) {
 		sb_warn("disk %s: %" PRIu64 " held requests failed on request", disk->name, failed);
 		sb_disk_emit(disk, SB_EVENT_FAILED_HELD, duration, failed);
+	} else if (ended) {
+		hold_cleared(disk); /* e.g. a stopped disk whose clients had all gone */
 	}
 	sb_disk_schedule(disk);
 	return failed;

@@ -12,7 +12,7 @@ enum {
 	OPT_RERROR = 256, OPT_WERROR, OPT_RETRY_INTERVAL, OPT_RETRY_MAX_INTERVAL,
 	OPT_RETRY_TIMEOUT, OPT_RETRY_THEN, OPT_RETRY_ERRORS, OPT_MAX_HELD_REQUESTS,
 	OPT_MAX_HELD_BYTES, OPT_CACHE, OPT_QMP, OPT_RUN, OPT_NAME, OPT_FAULT_INJECTION,
-	OPT_FAULT_FILE, OPT_SHUTDOWN_TIMEOUT, OPT_BACKEND_TIMEOUT,
+	OPT_FAULT_FILE, OPT_SHUTDOWN_TIMEOUT, OPT_BACKEND_TIMEOUT, OPT_METRICS,
 };
 
 static const struct option long_options[] = {
@@ -29,6 +29,7 @@ static const struct option long_options[] = {
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "pidfile", required_argument, NULL, 'P' },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "run", required_argument, NULL, OPT_RUN },
@@ -81,6 +82,8 @@ static void usage(FILE *out)
 "\n"
 "Daemon:\n"
 "      --qmp PATH            management socket (QMP wire protocol)\n"
+"      --metrics ADDR        Prometheus metrics at http://ADDR/metrics; ADDR is\n"
+"                            127.0.0.1:PORT, [::1]:PORT or unix:PATH\n"
 "  -P, --pidfile PATH        written once every listener is ready\n"
 "  -f, --foreground          do not daemonise; log to stderr\n"
 "      --run CMD             captive mode: serve while CMD runs (its $uri is the\n"
@@ -167,6 +170,9 @@ static int parse_option(int c, const char *arg, struct sb_config *cfg, struct sb
 		return 0;
 	case OPT_QMP:
 		cfg->qmp_path = arg;
+		return 0;
+	case OPT_METRICS:
+		cfg->metrics_addr = arg;
 		return 0;
 	case 'P':
 		cfg->pidfile = arg;

@@ -22,6 +22,7 @@ struct sb_config {
 	struct sb_backend_config backend_cfg;/* --read-only, --cache, --backend-timeout */
 	bool read_only;
 	const char *qmp_path;
+	const char *metrics_addr;            /* --metrics: HOST:PORT or unix:PATH */
 	const char *pidfile;
 	const char *run_cmd;                 /* captive mode */
 	bool foreground;

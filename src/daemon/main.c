@@ -22,6 +22,7 @@
 #include "backends/backend.h"
 #include "backends/fault.h"
 #include "base/log.h"
+#include "control/metrics.h"
 #include "control/qmp.h"
 #include "core/disk.h"
 #include "daemon/cli.h"
@@ -34,6 +35,7 @@ struct daemon {
 	struct sb_disk *disk;
 	struct sb_nbd_server *nbd;
 	struct sb_qmp_server *qmp;
+	struct sb_metrics *metrics;
 	int sigfd;
 	struct sb_watch sigwatch;
 	pid_t captive_pid;
@@ -152,6 +154,8 @@ static void announce(struct daemon *d)
 	for (unsigned i = 0; sb_nbd_server_export_uri(d->nbd, i, uri, sizeof(uri)); i++)
 		sb_info("disk %s (%s, %" PRIu64 " bytes) served at %s", d->cfg.name, be->name,
 			be->size, uri);
+	if (d->metrics)
+		sb_info("metrics served at http://%s/metrics", sb_metrics_where(d->metrics));
 }
 
 /* Waits for the requests in flight at the backend, at most the bound. */
@@ -179,6 +183,7 @@ static void shutdown_all(struct daemon *d)
 		}
 	}
 	sb_qmp_server_free(d->qmp);
+	sb_metrics_free(d->metrics);
 	if (drained) {
 		/* Freeing with requests in flight would let a late completion
 		 * touch freed memory; when the bound passed, the exit frees. */
@@ -208,10 +213,17 @@ static int start(struct daemon *d, struct sb_error **errp)
 	if (setup_signals(d, errp) < 0 || open_disk(d, errp) < 0 || open_exports(d, errp) < 0)
 		return -1;
 	if (d->cfg.qmp_path) {
-		struct sb_qmp_hooks hooks = { .quit = daemon_quit, .opaque = d };
+		struct sb_qmp_hooks hooks = { .quit = daemon_quit, .opaque = d, .nbd = d->nbd };
 		d->qmp = sb_qmp_server_new(d->loop, d->cfg.qmp_path, &d->disk, 1, &hooks, errp);
 		if (!d->qmp) {
 			sb_error_prefix(*errp, "--qmp %s", d->cfg.qmp_path);
+			return -1;
+		}
+	}
+	if (d->cfg.metrics_addr) {
+		d->metrics = sb_metrics_new(d->loop, d->cfg.metrics_addr, &d->disk, 1, errp);
+		if (!d->metrics) {
+			sb_error_prefix(*errp, "--metrics %s", d->cfg.metrics_addr);
 			return -1;
 		}
 	}

@@ -7,6 +7,8 @@ requires nbdkit qemu-io
 
 # Every server is started by a function that waits until it is ready.
 # NAME identifies it: its pid in SRV_PID_<NAME>, its log in $T/<NAME>.log.
+# Start servers from the test's own shell, not from a ( subshell ): nbdkit
+# exits with its parent.
 
 # start_nbdkit NAME SOCK ARGS... : nbdkit on a unix socket.
 start_nbdkit() {
@@ -24,11 +26,12 @@ start_nbdkit_tcp() {
     _server_started "$name" $! "$T/$name.pid"
 }
 
-# start_qemu_nbd NAME SOCK FILE : qemu-nbd on a unix socket (absolute path).
+# start_qemu_nbd NAME SOCK FILE [ARGS...] : qemu-nbd on a unix socket (an
+# absolute path).
 start_qemu_nbd() {
-    local name=$1 sock=$2 file=$3
+    local name=$1 sock=$2 file=$3; shift 3
     rm -f "$sock" "$T/$name.pid"
-    qemu-nbd -t -f raw --cache=writeback -k "$sock" --pid-file "$T/$name.pid" "$file" \
+    qemu-nbd -t -f raw --cache=writeback -k "$sock" --pid-file "$T/$name.pid" "$@" "$file" \
         >>"$T/$name.log" 2>&1 &
     _server_started "$name" $! "$T/$name.pid"
 }

@@ -8,7 +8,13 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/functions.sh"
 . "$here/iscsi-target.sh"
-requires qemu-io nbdinfo nbdsh jq
+requires qemu-io nbdinfo jq
+# python3-libnbd lives in the system's interpreter, which a python3 earlier
+# in PATH (a virtualenv, pyenv) may hide.
+for py in python3 /usr/bin/python3 ""; do
+    [[ -n $py ]] || skip "python3-libnbd is not installed"
+    "$py" -c 'import nbd' 2>/dev/null && break
+done
 
 make_image "$T/lun.img" 64M
 tgt_start
@@ -36,7 +42,8 @@ qemu_io_ok "$uri" 'write -P 0x11 0 1M' 'write -f -P 0x22 1M 4k' 'write -P 0x33 2
 
 # 100 bytes at offset 3, with libnbd's own alignment checks off.
 cat >"$T/unaligned.py" <<PY
-import sys
+import nbd, sys
+h = nbd.NBD()
 h.set_strict_mode(0)
 h.connect_uri("$uri")
 try:
@@ -46,7 +53,7 @@ except nbd.Error as e:
     sys.exit(0)
 sys.exit("an unaligned write was accepted")
 PY
-out=$(timeout 20 nbdsh -c "exec(open('$T/unaligned.py').read())" 2>&1) || fail "$out"
+out=$(timeout 20 "$py" "$T/unaligned.py" 2>&1) || fail "$out"
 info "unaligned write $out"
 
 stop_steadyblk sb

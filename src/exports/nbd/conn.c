@@ -192,7 +192,7 @@ static bool conn_read(struct nbd_conn *c)
 				c->rlen += (uint32_t)n;
 		}
 		if (n == 0) {
-			nbd_conn_close(c, "client disconnected");
+			nbd_conn_close(c, "client hung up");
 			return false;
 		}
 		if (n < 0) {
@@ -282,7 +282,7 @@ static bool conn_flush(struct nbd_conn *c)
 	c->out_blocked = c->hs_off < c->hs_len || !TAILQ_EMPTY(&c->out);
 
 	if (c->draining && !c->out_blocked && c->busy == 0) {
-		nbd_conn_close(c, c->phase == NBD_HANDSHAKE ? "client aborted" : "client disconnected");
+		nbd_conn_close(c, c->phase == NBD_HANDSHAKE ? "handshake aborted" : "client disconnected");
 		return false;
 	}
 	/* Freed slots or a drained reply queue may let the parser go on. */

@@ -37,10 +37,8 @@
 #define NBD_REP_INFO              3u
 #define NBD_REP_ERR(n)            ((1u << 31) | (n))
 #define NBD_REP_ERR_UNSUP         NBD_REP_ERR(1)
-#define NBD_REP_ERR_POLICY        NBD_REP_ERR(2)
 #define NBD_REP_ERR_INVALID       NBD_REP_ERR(3)
 #define NBD_REP_ERR_UNKNOWN       NBD_REP_ERR(6)
-#define NBD_REP_ERR_SHUTDOWN      NBD_REP_ERR(7)
 #define NBD_REP_ERR_TOO_BIG       NBD_REP_ERR(9)
 
 /* Information items of NBD_OPT_INFO / NBD_OPT_GO. */
@@ -49,12 +47,12 @@
 #define NBD_INFO_DESCRIPTION      2
 #define NBD_INFO_BLOCK_SIZE       3
 
-/* Transmission flags (16 bits). */
+/* Transmission flags (16 bits).  Not used: ROTATIONAL (bit 4), SEND_DF
+ * (bit 7, structured replies only), SEND_CACHE (bit 10). */
 #define NBD_FLAG_HAS_FLAGS        (1u << 0)
 #define NBD_FLAG_READ_ONLY        (1u << 1)
 #define NBD_FLAG_SEND_FLUSH       (1u << 2)
 #define NBD_FLAG_SEND_FUA         (1u << 3)
-#define NBD_FLAG_ROTATIONAL       (1u << 4)
 #define NBD_FLAG_SEND_TRIM        (1u << 5)
 #define NBD_FLAG_SEND_WRITE_ZEROES (1u << 6)
 #define NBD_FLAG_CAN_MULTI_CONN   (1u << 8)
@@ -74,11 +72,10 @@
 #define NBD_CMD_TRIM              4
 #define NBD_CMD_WRITE_ZEROES      6
 
-/* Command flags. */
+/* Command flags.  DF (bit 2) and REQ_ONE (bit 3) belong to structured
+ * replies, which we decline: they are refused like unknown flags. */
 #define NBD_CMD_FLAG_FUA          (1u << 0)
 #define NBD_CMD_FLAG_NO_HOLE      (1u << 1)
-#define NBD_CMD_FLAG_DF           (1u << 2)
-#define NBD_CMD_FLAG_REQ_ONE      (1u << 3)
 #define NBD_CMD_FLAG_FAST_ZERO    (1u << 4)
 
 /* Error values of replies: the protocol fixes these numbers, which happen
@@ -90,7 +87,6 @@
 #define NBD_ENOSPC                28
 #define NBD_EOVERFLOW             75
 #define NBD_ENOTSUP               95
-#define NBD_ESHUTDOWN             108
 
 /* ---- message layouts ---- */
 struct nbd_greeting {

@@ -414,6 +414,57 @@ unsigned sb_nbd_server_clients(const struct sb_nbd_server *srv)
 	return srv->clients;
 }
 
+/* ---- read-only views ---- */
+
+void sb_nbd_server_foreach_export(const struct sb_nbd_server *srv,
+				  void (*fn)(void *opaque, const struct sb_nbd_export_view *e),
+				  void *opaque)
+{
+	const struct nbd_export *e;
+	unsigned i = 0;
+
+	TAILQ_FOREACH(e, &srv->exports, srv_link) {
+		struct nbd_uri u = e->listener->addr;
+		char uri[512];
+
+		u.name = e->name;
+		if (!nbd_uri_format(&u, uri, sizeof(uri)))
+			uri[0] = '\0';
+		fn(opaque, &(struct sb_nbd_export_view){
+			.index = i++, .name = e->name, .uri = uri, .disk = e->disk,
+			.read_only = e->read_only });
+	}
+}
+
+static int export_index(const struct sb_nbd_server *srv, const struct nbd_export *exp)
+{
+	const struct nbd_export *e;
+	int i = 0;
+
+	TAILQ_FOREACH(e, &srv->exports, srv_link) {
+		if (e == exp)
+			return i;
+		i++;
+	}
+	return -1;
+}
+
+void sb_nbd_server_foreach_client(const struct sb_nbd_server *srv,
+				  void (*fn)(void *opaque, const struct sb_nbd_client_view *c),
+				  void *opaque)
+{
+	const struct nbd_conn *c;
+
+	TAILQ_FOREACH(c, &srv->conns, link) {
+		if (c->closing)
+			continue;
+		fn(opaque, &(struct sb_nbd_client_view){
+			.id = c->id, .name = c->name,
+			.export_index = c->phase == NBD_TRANSMISSION ? export_index(srv, c->exp) : -1,
+			.pending = c->busy, .inflight = c->inflight });
+	}
+}
+
 void sb_nbd_server_free(struct sb_nbd_server *srv)
 {
 	struct nbd_listener *l;

@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# A raw NBD client for the tests that send what real clients never would:
+# bad magic, unknown flags, oversized options, garbage.  Imported by the
+# test-nbd-*.sh scripts (PYTHONPATH is their folder); standard library only.
+import socket
+import struct
+
+IHAVEOPT = 0x49484156454F5054
+REP_MAGIC = 0x3E889045565A9
+REQUEST_MAGIC = 0x25609513
+SIMPLE_REPLY_MAGIC = 0x67446698
+
+OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS = 1, 2, 3, 5
+OPT_INFO, OPT_GO, OPT_STRUCTURED_REPLY = 6, 7, 8
+REP_ACK, REP_SERVER, REP_INFO = 1, 2, 3
+REP_ERR_UNSUP, REP_ERR_INVALID = 2**31 + 1, 2**31 + 3
+REP_ERR_UNKNOWN, REP_ERR_TOO_BIG = 2**31 + 6, 2**31 + 9
+CMD_READ, CMD_WRITE, CMD_DISC = 0, 1, 2
+
+
+def connect(path, timeout=10):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def recvn(s, n):
+    buf = b""
+    while len(buf) < n:
+        d = s.recv(n - len(buf))
+        if not d:
+            raise EOFError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += d
+    return buf
+
+
+def greet(s, client_flags=1):
+    """Reads the greeting, sends the client flags (1 = fixed newstyle)."""
+    g = recvn(s, 18)
+    assert g[:16] == b"NBDMAGICIHAVEOPT", g
+    s.sendall(struct.pack(">I", client_flags))
+
+
+def option(s, opt, data=b""):
+    s.sendall(struct.pack(">QII", IHAVEOPT, opt, len(data)) + data)
+
+
+def option_reply(s):
+    """Returns (option, reply type, data)."""
+    magic, opt, typ, length = struct.unpack(">QIII", recvn(s, 20))
+    assert magic == REP_MAGIC, hex(magic)
+    return opt, typ, recvn(s, length)
+
+
+def go(s, name=b""):
+    """NBD_OPT_GO; returns (size, transmission flags)."""
+    option(s, OPT_GO, struct.pack(">I", len(name)) + name + struct.pack(">H", 0))
+    size = flags = None
+    while True:
+        _, typ, data = option_reply(s)
+        if typ == REP_ACK:
+            return size, flags
+        assert typ == REP_INFO, "GO refused: %#x %r" % (typ, data)
+        if struct.unpack(">H", data[:2])[0] == 0:
+            size, flags = struct.unpack(">QH", data[2:])
+
+
+def request(s, cmd, offset, length, flags=0, cookie=1, data=b""):
+    s.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, flags, cmd, cookie, offset, length) + data)
+
+
+def reply(s):
+    """Returns (error, cookie) of a simple reply."""
+    magic, error, cookie = struct.unpack(">IIQ", recvn(s, 16))
+    assert magic == SIMPLE_REPLY_MAGIC, hex(magic)
+    return error, cookie
+
+
+def closed_by_peer(s):
+    """True once the server has closed the connection (unread data skipped)."""
+    try:
+        while True:
+            if not s.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def expect_error(fn, name):
+    """For nbdsh scripts: fn() must fail with errno @name ("EINVAL")."""
+    import errno
+    import nbd
+    try:
+        fn()
+    except nbd.Error as e:
+        got = e.errno if isinstance(e.errno, str) else errno.errorcode.get(e.errno)
+        assert got == name, "expected %s, got %s (%s)" % (name, got, e.string)
+        return
+    raise AssertionError("expected %s, the command succeeded" % name)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The NBD backend's per-request timeout, on a unix socket (no TCP timers to
+# help): nbdkit's pause filter holds every request for 5 s, longer than
+# --backend-timeout 2s.  steadyblk declares the connection dead (ETIMEDOUT),
+# reconnects and re-issues through the error policy, until the server
+# answers again.  The qemu-io writer sees no error and every block reads
+# back from the backend's own file.
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/nbd-backend.sh"
+requires socat
+
+make_image "$T/disk.img" 64M
+start_nbdkit nk "$T/be.sock" --filter=pause file "$T/disk.img" pause-control="$T/ctl.sock"
+uri=$(sb_uri "$T/s.sock")
+start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
+    --backend-timeout 2s --export "$uri" "$(sb_uri "$T/be.sock")"
+
+qemu_io_writer "$uri" 60
+sleep 1
+pause_ctl "$T/ctl.sock" p
+sleep 5
+pause_ctl "$T/ctl.sock" r
+writer_wait
+sb_log_has 'connection lost \(ETIMEDOUT\): a request got no answer within 2000 ms' ||
+    fail "the backend timeout never fired: the test proved nothing"
+sb_log_has 'reconnected' || fail "steadyblk did not log its reconnect"
+stop_steadyblk sb
+qemu_io_verify_file "$T/disk.img" 60
