@@ -2,13 +2,22 @@
 /* Description: the file backend: a regular file or a block device, served
  * through one io_uring per backend.
  *
- *   submit(req) --> SQE in the ring (no syscall)
- *   prepare hook --> one io_uring_submit per loop iteration for the batch
- *   eventfd readable --> drain the CQ --> a step finished:
+ *   submit(req) --> SQE in the ring (no syscall), or the inline queue
+ *   prepare hook --> inline reads/writes (below), then one io_uring_submit
+ *                    per loop iteration for the batch, then drain the CQ
+ *   eventfd readable (completions from io-wq workers) --> drain the CQ
+ *   a step finished:
  *        short read/write, EAGAIN      --> queue the rest again
  *        zero: ZERO_RANGE unsupported  --> PUNCH_HOLE --> write zeroes
  *        trim or zero with FUA         --> fdatasync of the range
  *        done                          --> sb_backend_complete()
+ *
+ * Inline I/O: a worker-thread hop costs more than the copy itself when the
+ * data is in memory.  On tmpfs and ramfs (no device behind them, and no
+ * RWF_NOWAIT support, so io_uring would always hand the work to an io-wq
+ * thread) reads and writes run on the loop as plain preadv2/pwritev2; on
+ * other file systems reads first try preadv2(RWF_NOWAIT), which completes
+ * from the page cache or says EAGAIN, and only misses go to io_uring.
  *
  * With cache=none (O_DIRECT) offsets and lengths must be multiples of the
  * logical block size, which block_min advertises; a buffer that is not
@@ -27,7 +36,9 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backends/backend.h"
@@ -67,7 +78,7 @@ struct file_ctx {
 	enum file_step step;
 	uint32_t done;                  /* bytes done (STEP_RW, STEP_ZERO_WRITE) */
 	char *bounce;                   /* aligned copy of a misaligned buffer, or NULL */
-	STAILQ_ENTRY(file_ctx) backlog; /* waiting for a free SQE */
+	STAILQ_ENTRY(file_ctx) backlog; /* waiting for a free SQE, or inline */
 };
 
 struct file_backend {
@@ -80,6 +91,8 @@ struct file_backend {
 	uint32_t mem_align;             /* O_DIRECT buffer alignment */
 	bool no_zero_range;             /* ZERO_RANGE said EOPNOTSUPP: skip it from now on */
 	bool no_punch;                  /* PUNCH_HOLE said EOPNOTSUPP */
+	bool memfs;                     /* tmpfs/ramfs: reads and writes inline */
+	bool read_nowait;               /* reads try preadv2(RWF_NOWAIT) first */
 	char *zeroes;                   /* FILE_ZERO_CHUNK zero bytes, made on first need */
 	struct io_uring ring;
 	bool ring_ready;
@@ -88,6 +101,7 @@ struct file_backend {
 	struct sb_hook hook;
 	struct sb_timer resubmit;       /* retries an io_uring_submit the kernel refused */
 	STAILQ_HEAD(, file_ctx) backlog;
+	STAILQ_HEAD(, file_ctx) inline_q; /* tried on the loop by the prepare hook */
 };
 
 static inline struct file_ctx *req_ctx(struct sb_request *req)
@@ -181,12 +195,45 @@ static void file_queue(struct file_backend *f, struct sb_request *req)
 	file_prep(f, req, sqe);
 }
 
-/* The prepare hook: one io_uring_submit per loop iteration. */
+static void file_drain(struct file_backend *f);
+static void file_cqe(struct file_backend *f, struct sb_request *req, int res);
+
+/* Runs the inline queue (see the top of this file).  What would block goes
+ * to io_uring instead. */
+static void file_run_inline(struct file_backend *f)
+{
+	struct file_ctx *c;
+
+	while ((c = STAILQ_FIRST(&f->inline_q))) {
+		struct sb_request *req = ctx_req(c);
+		struct iovec iov = { (char *)req->buf + c->done, req->length - c->done };
+		off_t off = (off_t)(req->offset + c->done);
+		ssize_t n;
+
+		STAILQ_REMOVE_HEAD(&f->inline_q, backlog);
+		if (req->op == SB_OP_READ)
+			n = preadv2(f->fd, &iov, 1, off, f->memfs ? 0 : RWF_NOWAIT);
+		else
+			n = pwritev2(f->fd, &iov, 1, off, (req->flags & SB_REQ_FUA) ? RWF_DSYNC : 0);
+		if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) {
+			if (errno == EOPNOTSUPP)
+				f->read_nowait = false; /* this file system cannot: stop asking */
+			file_queue(f, req);
+			continue;
+		}
+		file_cqe(f, req, n < 0 ? -errno : (int)n);
+	}
+}
+
+/* The prepare hook: one io_uring_submit per loop iteration, then whatever
+ * completed inside it (reads from the page cache usually do). */
 static void file_prepare(void *opaque)
 {
 	struct file_backend *f = opaque;
 	struct file_ctx *c;
 
+	if (!STAILQ_EMPTY(&f->inline_q))
+		file_run_inline(f);
 	while (SB_UNLIKELY(!STAILQ_EMPTY(&f->backlog))) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
 		if (!sqe) {
@@ -199,6 +246,7 @@ static void file_prepare(void *opaque)
 		file_prep(f, ctx_req(c), sqe);
 	}
 	file_submit_batch(f);
+	file_drain(f);
 }
 
 /* For O_DIRECT: the range must be aligned; the buffer is copied when it is
@@ -257,6 +305,10 @@ static int file_submit(struct sb_backend *be, struct sb_request *req)
 	case SB_OP_READ:
 	case SB_OP_WRITE:
 		c->step = STEP_RW;
+		if (f->memfs || (req->op == SB_OP_READ && f->read_nowait)) {
+			STAILQ_INSERT_TAIL(&f->inline_q, c, backlog);
+			return 0;
+		}
 		break;
 	case SB_OP_FLUSH:
 		c->step = STEP_FLUSH;
@@ -378,20 +430,14 @@ static void file_cqe(struct file_backend *f, struct sb_request *req, int res)
 	}
 }
 
-static void file_reap(void *opaque, uint32_t events)
+/* Drains the completion queue.  Each batch is copied out and its slots
+ * freed before the completions run, since they may queue more I/O. */
+static void file_drain(struct file_backend *f)
 {
-	struct file_backend *f = opaque;
 	struct io_uring_cqe *cqes[FILE_CQE_BATCH];
 	struct { struct sb_request *req; int res; } batch[FILE_CQE_BATCH];
-	uint64_t count;
 	unsigned n;
 
-	/* Reset the eventfd before draining: a completion posted meanwhile
-	 * signals it again, so none waits for a later one. */
-	if (read(f->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		sb_warn("backend %s: eventfd: %s", f->be.name, strerror(errno));
-	/* Copy each batch out and free its slots before calling completions,
-	 * which may queue more I/O. */
 	while ((n = io_uring_peek_batch_cqe(&f->ring, cqes, FILE_CQE_BATCH)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
 			batch[i].req = io_uring_cqe_get_data(cqes[i]);
@@ -401,6 +447,21 @@ static void file_reap(void *opaque, uint32_t events)
 		for (unsigned i = 0; i < n; i++)
 			file_cqe(f, batch[i].req, batch[i].res);
 	}
+}
+
+/* The eventfd fires for completions posted asynchronously (io-wq workers);
+ * the ones that finish inside io_uring_submit are drained by the prepare
+ * hook right away, without a wake-up. */
+static void file_reap(void *opaque, uint32_t events)
+{
+	struct file_backend *f = opaque;
+	uint64_t count;
+
+	/* Reset the eventfd before draining: a completion posted meanwhile
+	 * signals it again, so none waits for a later one. */
+	if (read(f->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		sb_warn("backend %s: eventfd: %s", f->be.name, strerror(errno));
+	file_drain(f);
 }
 
 /* ---- open and close ---- */
@@ -456,6 +517,12 @@ static int file_probe(struct file_backend *f, const char *path, struct sb_error 
 	} else {
 		return sb_error_set(errp, "%s: not a regular file or a block device", path);
 	}
+	if (!f->direct) {
+		struct statfs sfs;
+		f->memfs = fstatfs(f->fd, &sfs) == 0 &&
+			   (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+		f->read_nowait = !f->memfs;
+	}
 	if (f->direct) {
 		if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
 		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
@@ -494,7 +561,7 @@ static int file_setup_ring(struct file_backend *f, const char *path, struct sb_e
 		return sb_error_set(errp, "%s: io_uring: the kernel is too old (no NODROP)", path);
 	if ((f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return sb_error_set(errp, "%s: eventfd: %s", path, strerror(errno));
-	if ((r = io_uring_register_eventfd(&f->ring, f->efd)) < 0)
+	if ((r = io_uring_register_eventfd_async(&f->ring, f->efd)) < 0)
 		return sb_error_set(errp, "%s: io_uring eventfd: %s", path, strerror(-r));
 	sb_watch_init(&f->efd_watch, f->efd, file_reap, f);
 	if ((r = sb_loop_watch_add(f->loop, &f->efd_watch, EPOLLIN)) < 0)
@@ -523,6 +590,7 @@ static int file_open(struct sb_loop *loop, const char *spec,
 	f->read_only = cfg->read_only;
 	f->direct = cfg->cache == SB_CACHE_NONE;
 	STAILQ_INIT(&f->backlog);
+	STAILQ_INIT(&f->inline_q);
 	sb_timer_init(&f->resubmit, file_prepare, f);
 	if (asprintf(&f->be.name, "file:%s", path) < 0) {
 		f->be.name = NULL;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Description: the iSCSI backend's private state, shared by its three files:
+/* Description: the iSCSI backend's private state, shared by its four files:
  *
  *   iscsi.c          the driver: open, submit, completions, request
  *                    deadlines, the loss of a session
@@ -49,8 +49,8 @@
 #define ISCSIBE_MAX_UAS 10                         /* unit attentions eaten at login */
 #define ISCSIBE_MAX_REDIRECTS 4                    /* login redirects followed per attempt */
 #define ISCSIBE_BLOCK_MAX (32u << 20)              /* largest read or write we accept */
-#define ISCSIBE_ZERO_CHUNK (32u << 20)             /* WRITE SAME bytes per command, if the LUN sets no limit */
-#define ISCSIBE_RANGE_MAX (1u << 30)               /* UNMAP or WRITE SAME bytes per command, at most */
+#define ISCSIBE_ZERO_CHUNK (32u << 20)             /* WRITE SAME bytes per command, LUN sets none */
+#define ISCSIBE_RANGE_MAX (1u << 30)               /* UNMAP or WRITE SAME bytes per command */
 
 /* What the first session learned about the LUN; later sessions must agree. */
 struct iscsibe_lun {

@@ -15,9 +15,9 @@
 #include "backends/iscsi-internal.h"
 
 /* ASC/ASCQ pairs the table singles out, as libiscsi packs them (ASC << 8 | ASCQ). */
-#define ASC_INVALID_OPCODE      0x2000 /* ILLEGAL REQUEST: the LUN lacks the command */
-#define ASC_LUN_NOT_SUPPORTED   0x2500 /* ILLEGAL REQUEST: the LUN left the target */
-#define ASC_SPACE_ALLOC_FAILED  0x2707 /* DATA PROTECT: a thin pool ran out of space */
+#define ASC_INVALID_OPCODE     0x2000 /* ILLEGAL REQUEST: the LUN lacks the command */
+#define ASC_LUN_NOT_SUPPORTED  0x2500 /* ILLEGAL REQUEST: the LUN left the target */
+#define ASC_SPACE_ALLOC_FAILED 0x2707 /* DATA PROTECT: a thin pool ran out of space */
 
 bool sb_iscsi_is_unit_attention(int status, const struct scsi_sense *sense)
 {

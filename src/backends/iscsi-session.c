@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Description: the iSCSI backend's session: a fresh libiscsi context per
- * attempt, its bring-up, the event-loop glue and reconnects with backoff.
+ * attempt, TCP connect and login, the event-loop glue, reconnects with
+ * backoff, and the bounded start-up.
  *
- * The bring-up is a chain of asynchronous exchanges (enum iscsibe_step):
- * TCP connect, login (following redirects), TEST UNIT READY until the unit
- * attentions of a fresh login are eaten, READ CAPACITY(16); on the first
- * session only, the VPD pages, MODE SENSE and REPORT SUPPORTED OPERATION
- * CODES that decide the capabilities, declared once.  A later session must
- * find the same block size and at least the same capacity, or it is refused
- * (and tried again): the export's clients already know the geometry.
+ *   attempt: new context (same ISID, no libiscsi auto-reconnect)
+ *     -> connect -> login (following redirects) -> the LUN checks
+ *        (iscsi-lun.c) -> established: UP, the core is told
+ *   any failure noted in a libiscsi callback -> acted upon once
+ *     iscsi_service() has returned: teardown, then retry with backoff
  *
- * At start-up the chain runs under a private poll() with a time bound,
- * because the export needs the size before the loop runs; later it runs in
- * the loop and never blocks it (the portal was resolved at open).
+ * At start-up the attempts run under a private poll() with a time bound,
+ * because the export needs the size before the loop runs; later they run in
+ * the loop and never block it (the portal was resolved at open).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -120,16 +119,21 @@ static void session_service(struct iscsibe *ib, int revents)
 
 void sb_iscsibe_connection_failed(struct iscsibe *ib)
 {
-	int soerr = 0;
+	int fd = iscsi_get_fd(ib->ctx), soerr = 0;
 	socklen_t len = sizeof(soerr);
+	const char *msg = iscsi_get_error(ib->ctx);
+	char c;
 
 	/* libiscsi's message after a lost connection ("Can not reconnect
 	 * right now") says little: the socket says more. */
-	getsockopt(iscsi_get_fd(ib->ctx), SOL_SOCKET, SO_ERROR, &soerr, &len);
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
 	if (soerr)
 		sb_iscsibe_fail(ib, -ENOTCONN, "connection lost: %s", strerror(soerr));
+	else if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		sb_iscsibe_fail(ib, -ENOTCONN, "the target closed the connection");
 	else
-		sb_iscsibe_fail(ib, -ENOTCONN, "connection lost (%s)", iscsi_get_error(ib->ctx));
+		sb_iscsibe_fail(ib, -ENOTCONN, "connection lost: %.*s", (int)strcspn(msg, "\n"),
+				msg);
 }
 
 void sb_iscsibe_fail(struct iscsibe *ib, int err, const char *fmt, ...)
@@ -154,8 +158,9 @@ static void session_sync_watch(struct iscsibe *ib)
 	if (ib->watch.added && ib->watch.fd != fd)
 		sb_loop_watch_del(ib->loop, &ib->watch);
 	if (!ib->watch.added && fd >= 0) {
+		uint32_t events = to_epoll(iscsi_which_events(ib->ctx));
 		sb_watch_init(&ib->watch, fd, session_watch, ib);
-		if (sb_loop_watch_add(ib->loop, &ib->watch, to_epoll(iscsi_which_events(ib->ctx))) < 0)
+		if (sb_loop_watch_add(ib->loop, &ib->watch, events) < 0)
 			sb_iscsibe_fail(ib, -ENOMEM, "cannot watch the session's socket");
 	}
 }
@@ -188,6 +193,12 @@ static void session_watch(void *opaque, uint32_t events)
 		session_service(ib, to_poll(events));
 }
 
+/* How long an attempt (or the whole start-up) may take. */
+static uint64_t attempt_bound(const struct iscsibe *ib)
+{
+	return ib->timeout_ns ? ib->timeout_ns : ISCSIBE_CONNECT_NS;
+}
+
 /* CONNECTING: the attempt's bound.  UP: a request's deadline. */
 static void session_deadline(void *opaque)
 {
@@ -195,7 +206,7 @@ static void session_deadline(void *opaque)
 
 	if (ib->state == ISCSIBE_CONNECTING)
 		sb_iscsibe_fail(ib, -ETIMEDOUT, "no answer within %" PRIu64 " ms",
-				(ib->timeout_ns ? ib->timeout_ns : ISCSIBE_CONNECT_NS) / SB_NS_PER_MS);
+				attempt_bound(ib) / SB_NS_PER_MS);
 	else if (ib->state == ISCSIBE_UP)
 		sb_iscsibe_check_deadlines(ib);
 }
@@ -357,8 +368,7 @@ void sb_iscsibe_attempt(struct iscsibe *ib)
 	ib->redirects = 0;
 	ib->fail_err = 0;
 	memset(&ib->probe, 0, sizeof(ib->probe));
-	sb_timer_arm(ib->loop, &ib->deadline,
-		     sb_now_ns() + (ib->timeout_ns ? ib->timeout_ns : ISCSIBE_CONNECT_NS));
+	sb_timer_arm(ib->loop, &ib->deadline, sb_now_ns() + attempt_bound(ib));
 	if (iscsi_connect_async(ctx, ib->portal, session_connected, ib) != 0) {
 		sb_iscsibe_fail(ib, -ENOTCONN, "%s", iscsi_get_error(ctx));
 		return;
@@ -374,7 +384,7 @@ static bool startup_transient(int err)
 
 int sb_iscsibe_connect_initial(struct iscsibe *ib, struct sb_error **errp)
 {
-	uint64_t bound = ib->timeout_ns ? ib->timeout_ns : ISCSIBE_CONNECT_NS;
+	uint64_t bound = attempt_bound(ib);
 	uint64_t deadline = sb_now_ns() + bound, now;
 	uint64_t backoff = ISCSIBE_BACKOFF_MIN_NS;
 
@@ -393,8 +403,8 @@ int sb_iscsibe_connect_initial(struct iscsibe *ib, struct sb_error **errp)
 						bound / SB_NS_PER_MS);
 				break;
 			}
-			int ms = (int)SB_MIN((deadline - now + SB_NS_PER_MS - 1) / SB_NS_PER_MS, 100u);
-			int n = poll(&pfd, 1, ms);
+			uint64_t wait_ms = (deadline - now + SB_NS_PER_MS - 1) / SB_NS_PER_MS;
+			int n = poll(&pfd, 1, (int)SB_MIN(wait_ms, 100u));
 			if (n < 0 && errno != EINTR)
 				sb_iscsibe_fail(ib, -errno, "poll: %s", strerror(errno));
 			else

@@ -192,7 +192,8 @@ static void iscsibe_done(struct iscsi_context *ctx, int status, void *data, void
 		/* A state change of the LUN (a reset, a new session, a
 		 * capacity change), not an answer to this command. */
 		sb_iscsi_describe(status, &task->sense, why, sizeof(why));
-		sb_info("iscsi %s: %s; sending the %s again", ib->be.name, why, sb_op_name(req->op));
+		sb_info("iscsi %s: %s; sending the %s again", ib->be.name, why,
+			sb_op_name(req->op));
 		scsi_free_scsi_task(task);
 		r->ua_resent = true;
 		iscsibe_resend(ib, r);
@@ -246,8 +247,8 @@ static int iscsibe_submit(struct sb_backend *be, struct sb_request *req)
 		if (be->caps & SB_CAP_READ_ONLY)
 			return -EROFS;
 		if ((req->op == SB_OP_TRIM && !(be->caps & SB_CAP_TRIM)) ||
-		    (req->op == SB_OP_ZERO && (!(be->caps & SB_CAP_ZERO) ||
-					       (req->flags & SB_REQ_FAST_ZERO))))
+		    (req->op == SB_OP_ZERO &&
+		     (!(be->caps & SB_CAP_ZERO) || (req->flags & SB_REQ_FAST_ZERO))))
 			return -EOPNOTSUPP;
 		break;
 	case SB_OP_FLUSH:
@@ -488,9 +489,10 @@ static int iscsibe_open(struct sb_loop *loop, const char *spec,
 	}
 	ib->running = true;
 	ib->be.connected = true;
-	sb_info("iscsi %s: %" PRIu64 " bytes, blocks of %u (physical %u, at most %u per I/O)%s%s%s%s",
-		ib->be.name, ib->be.size, ib->be.block_min, ib->be.block_pref, ib->be.block_max,
-		ib->be.caps & SB_CAP_FUA ? ", fua" : "", ib->be.caps & SB_CAP_TRIM ? ", unmap" : "",
+	sb_info("iscsi %s: %" PRIu64 " bytes, blocks of %u (physical %u, at most %u per I/O)"
+		"%s%s%s%s", ib->be.name, ib->be.size, ib->be.block_min, ib->be.block_pref,
+		ib->be.block_max, ib->be.caps & SB_CAP_FUA ? ", fua" : "",
+		ib->be.caps & SB_CAP_TRIM ? ", unmap" : "",
 		ib->be.caps & SB_CAP_ZERO ? ", write same" : "",
 		ib->be.caps & SB_CAP_READ_ONLY ? ", read-only" : "");
 	*out = &ib->be;

@@ -9,6 +9,7 @@
 #include "base/loop.h"
 
 #define MAX_EVENTS 64
+#define MAX_SETTLE_ROUNDS 4
 
 struct sb_loop {
 	int epfd;
@@ -189,8 +190,17 @@ int sb_loop_run_once(struct sb_loop *loop, uint64_t max_wait_ns)
 	uint64_t wait_ns = max_wait_ns;
 	int timeout_ms, n;
 
-	TAILQ_FOREACH_SAFE(h, &loop->hooks, link, next)
-		h->fn(h->opaque);
+	/* Hooks may finish work (a backend reaping completions that arrived
+	 * inside its submit) and so queue deferred calls (replies), which may
+	 * queue work for the hooks again: settle that here rather than in an
+	 * extra trip through epoll.  Bounded, so fd events are never starved. */
+	for (int round = 0; round < MAX_SETTLE_ROUNDS; round++) {
+		TAILQ_FOREACH_SAFE(h, &loop->hooks, link, next)
+			h->fn(h->opaque);
+		if (TAILQ_EMPTY(&loop->deferred))
+			break;
+		run_deferred(loop);
+	}
 	if (!TAILQ_EMPTY(&loop->deferred))
 		wait_ns = 0;
 	if ((t = TAILQ_FIRST(&loop->timers))) {

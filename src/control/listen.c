@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "control/listen.h"
 
 #define BACKLOG 16
@@ -55,14 +56,15 @@ int sb_listen_unix(const char *path, mode_t mode, struct sb_error **errp)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return sb_error_set(errp, "%s", strerror(errno));
-	/* Linux creates the socket file with the unbound socket's mode: set it
-	 * first, so that nobody else can connect even for an instant. */
+	/* Linux creates the socket file with the unbound socket's mode (less
+	 * the umask): set it first, so that nobody else can connect even for an
+	 * instant; then set it exactly, whatever the umask took away. */
 	if (fchmod(fd, mode) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		sb_error_set(errp, "%s", strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if (listen(fd, BACKLOG) < 0) {
+	if (chmod(path, mode) < 0 || listen(fd, BACKLOG) < 0) {
 		sb_error_set(errp, "%s", strerror(errno));
 		unlink(path);
 		close(fd);
@@ -118,11 +120,17 @@ int sb_listen_tcp(const char *hostport, char *where, size_t len, struct sb_error
 	socklen_t blen = sizeof(bound);
 	struct addrinfo *ai;
 	const char *port = NULL;
+	uint64_t portnum;
 	char host[64];
 	int fd, r, one = 1;
 
 	if (split_hostport(hostport, host, sizeof(host), &port, errp) < 0)
 		return -1;
+	/* getaddrinfo() would take port 99999 as 34463. */
+	if (sb_parse_uint(port, 65535, &portnum, errp) < 0) {
+		sb_error_prefix(errp ? *errp : NULL, "port");
+		return -1;
+	}
 	r = getaddrinfo(host, port, &hints, &ai);
 	if (r != 0)
 		return sb_error_set(errp, "'%s': %s (a numeric address and port are expected)",

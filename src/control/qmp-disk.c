@@ -9,20 +9,34 @@
 #include "control/qmp-internal.h"
 #include "exports/nbd/server.h"
 
+/* "disk0, disk1": the names to choose from, for error messages. */
+static void disk_names(const struct sb_qmp_server *srv, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < srv->ndisks && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					sb_disk_name(srv->disks[i]));
+}
+
 struct sb_disk *sb_qmp_disk_arg(struct sb_qmp_server *srv, json_t *args, struct sb_error **errp)
 {
 	const char *name = sb_qmp_arg_str(args, "disk");
+	char names[256];
 
-	if (!name) {
-		if (srv->ndisks == 1)
-			return srv->disks[0];
-		sb_error_set(errp, "Parameter 'disk' is missing");
-		return NULL;
-	}
-	for (size_t i = 0; i < srv->ndisks; i++)
+	if (!name && srv->ndisks == 1)
+		return srv->disks[0];
+	for (size_t i = 0; name && i < srv->ndisks; i++)
 		if (strcmp(sb_disk_name(srv->disks[i]), name) == 0)
 			return srv->disks[i];
-	sb_error_set_class(errp, SB_ERR_NOT_FOUND, "Disk '%s' not found", name);
+	disk_names(srv, names, sizeof(names));
+	if (!name)
+		sb_error_set(errp, "Parameter 'disk' is missing: this daemon serves %zu disks (%s)",
+			     srv->ndisks, names);
+	else
+		sb_error_set_class(errp, SB_ERR_NOT_FOUND, "Disk '%s' not found (this daemon serves: %s)",
+				   name, names);
 	return NULL;
 }
 

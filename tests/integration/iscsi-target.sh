@@ -11,7 +11,8 @@
 requires tgtd tgtadm
 
 TGT_IQN=iqn.2026-01.org.steadyblk.test:disk1
-TGT_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+TGT_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
 export TGT_IPC_SOCKET=$T/tgt-ipc.sock
 TGT_PID=
 # Evaluated at exit: whichever tgtd runs then.

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The iSCSI backend: tgtd (the SAN) is killed (SIGKILL) under a fio writer
 # (queue depth 16, crc32c headers), restarted 3 s later and its target
-# created again.  The writer sees no error, and every block verifies through
-# steadyblk and on the LUN's own file.
+# created again.  It is frozen for 0.3 s first, so that commands are surely
+# in flight on the session that dies: libiscsi cancels them, steadyblk fails
+# each once and the core re-issues it on the next session.  The writer sees
+# no error, and every block verifies through steadyblk and on the LUN's file.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/functions.sh"
 . "$here/nbd-backend.sh" # the writers and their checks
@@ -18,14 +20,18 @@ start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
 
 fio_writer "$uri" 16M 8
 sleep 1.5
+tgt_signal STOP
+sleep 0.3
 tgt_crash
 sleep 3
 tgt_start
 tgt_export "$T/lun.img"
 t_up=$(now_ms)
+info "target back at $(date +%T.%3N)"
 writer_wait
 info "writer done $(($(now_ms) - t_up)) ms after the target was back"
-sb_log_has 'session lost' || fail "the session was never lost: the test proved nothing"
+sb_log_has 'session lost.* [1-9][0-9]* requests in flight' ||
+    fail "no request was in flight on the lost session: the test proved nothing"
 sb_log_has 're-established' || fail "steadyblk did not log its reconnect"
 grep -E 'iscsi .*(session|reconnect)|disk .*(hold|recovered)' "$T/sb.log" | sed 's/^/# /' >&2
 stop_steadyblk sb

@@ -22,6 +22,7 @@ sleep 3
 tgt_start
 tgt_export "$T/lun.img"
 t_up=$(now_ms)
+info "target back at $(date +%T.%3N)"
 writer_wait
 info "writer done $(($(now_ms) - t_up)) ms after the target was back"
 sb_log_has 'session lost' || fail "the session was never lost: the test proved nothing"

@@ -65,22 +65,25 @@ sb_forget() {
 }
 
 # sb_stop PID [GRACE_S] : SIGTERM, wait up to GRACE_S (default 5) seconds,
-# then SIGKILL.  Only ever our own children.
+# then SIGKILL; the exit status goes to SB_STOP_RC (137 after the SIGKILL).
+# Only ever our own children.
 sb_stop() {
     local pid=$1 grace=${2:-5} i
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; sb_forget "$pid"; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    # A frozen (SIGSTOPped) server would only act on SIGTERM once continued.
-    kill -CONT "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
     if kill -0 "$pid" 2>/dev/null; then
-        sb_log "pid $pid ignored SIGTERM for ${grace}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+        # A frozen (SIGSTOPped) server would only act on SIGTERM once continued.
+        kill -CONT "$pid" 2>/dev/null || true
+        for ((i = 0; i < grace * 10; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            sb_log "pid $pid ignored SIGTERM for ${grace}s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
     fi
-    wait "$pid" 2>/dev/null || true
+    SB_STOP_RC=0
+    wait "$pid" 2>/dev/null || SB_STOP_RC=$?
     sb_forget "$pid"
 }
 
@@ -100,13 +103,15 @@ sb_cleanup() {
     SB_PIDS=()
 }
 
-# sb_init NAME : common scenario start: result dir in $SB_DIR, cleanup trap,
-# scenario start time.
+# sb_init NAME [TITLE] : common scenario start: result dir in $SB_DIR, cleanup
+# trap, scenario start time.  TITLE says in words what runs (plot.sh uses it
+# for the run's panel; default NAME).
 sb_init() {
     SB_NAME=$1
     SB_DIR=$(sb_resultdir "$1")
     SB_T0=$(sb_now)
     echo "$1" > "$SB_DIR/scenario"
+    echo "${2:-$1}" > "$SB_DIR/title"
     trap sb_cleanup EXIT
     trap 'exit 130' INT TERM
 }
@@ -244,4 +249,85 @@ sb_summary() {
     sb_add scenario_wall_s "$wall"
     sb_log "result ($SB_DIR/result.txt): $(grep -v '^scenario_wall_s=' "$SB_DIR/result.txt" | tr '\n' ' ')"
     sb_log "scenario took ${wall}s"
+}
+
+# sb_need_steadyblk : skip the scenario unless $STEADYBLK is the daemon to test.
+sb_need_steadyblk() {
+    if [ -z "${STEADYBLK:-}" ] || [ ! -x "$STEADYBLK" ]; then
+        sb_skip "set STEADYBLK=/path/to/steadyblk"
+    fi
+}
+
+# sb_steadyblk NAME SOCKET BACKEND [OPTION...] : start $STEADYBLK in the
+# foreground, serving BACKEND at nbd+unix:///?socket=SOCKET with OPTIONs, its
+# log in $SB_DIR/NAME.log; returns once its pidfile says every listener is
+# ready, fails the scenario if it exits first or takes 15 s.  Sets SB_LASTPID.
+sb_steadyblk() {
+    local name=$1 sock=$2 backend=$3; shift 3
+    local pidfile=$SB_DIR/$name.pidfile
+    rm -f "$pidfile"
+    sb_start "$name" "$STEADYBLK" --foreground --pidfile "$pidfile" \
+        --export "nbd+unix:///?socket=$sock" "$@" "$backend"
+    if ! sb_wait_file "$pidfile" 15 "$SB_LASTPID"; then
+        tail -n 5 "$SB_DIR/$name.log" >&2
+        sb_fail "steadyblk did not start (log: $SB_DIR/$name.log)"
+    fi
+}
+
+# sb_free_port : a TCP port on 127.0.0.1 that nothing listens on now.
+sb_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# sb_assert_log NAME REGEX WHY : $SB_DIR/NAME.log (a server's log) has a line
+# matching REGEX (grep -E); counted in SB_FAILS like sb_assert.
+sb_assert_log() {
+    local line
+    if line=$(grep -m1 -E "$2" "$SB_DIR/$1.log" 2>/dev/null); then
+        sb_log "ok:   $1.log: $line - $3"
+    else
+        sb_log "FAIL: no line matching /$2/ in $1.log - $3"
+        SB_FAILS=$((SB_FAILS + 1))
+    fi
+}
+
+# sb_assert_unharmed OUTAGE_S : the verdict of a scenario in which the guest
+# must not notice an outage of OUTAGE_S seconds: no error anywhere, all data
+# intact, the filesystem still writable and consistent; and the outage really
+# reached the guest (a write was held through most of it) and was left
+# promptly (no write held more than 5 s past it).
+sb_assert_unharmed() {
+    local len=$1
+    sb_assert status = "done"
+    sb_assert writes -gt 0 "the guest wrote"
+    sb_assert write_errors -eq 0 "no write+sync failed in the guest"
+    sb_assert dmesg_io_errors -eq 0 "no I/O error in the guest kernel"
+    sb_assert journal_aborted = 0 "ext4 journal intact"
+    sb_assert remount_ro = 0 "not remounted read-only"
+    sb_assert ext4_errors -eq 0 "no EXT4-fs error"
+    sb_assert checksum_bad -eq 0 "every acknowledged file reads back intact"
+    sb_assert probe = ok "a new durable write works after the outage"
+    sb_assert fsck = clean "the image is consistent"
+    sb_assert max_latency_ms -ge "$(((len - 2) * 1000))" "a write waited out the outage"
+    sb_assert max_latency_ms -le "$(((len + 5) * 1000))" "and was released soon after it"
+}
+
+# sb_assert_broken : the verdict of a control, in which the guest must see
+# the outage: I/O errors, failed writes, ext4's journal abort.
+sb_assert_broken() {
+    sb_assert status = "done"
+    sb_assert writes -gt 0 "the guest wrote"
+    sb_assert dmesg_io_errors -gt 0 "the kernel logged I/O errors"
+    sb_assert journal_aborted = 1 "ext4 aborted its journal"
+    sb_assert write_errors -gt 0 "write+sync calls failed in the guest"
+}
+
+# sb_verdict WHAT : exit 1 if an assertion failed, else log "PASS: WHAT" and exit 0.
+sb_verdict() {
+    if [ "$SB_FAILS" -gt 0 ]; then
+        sb_log "FAIL: $SB_FAILS checks failed"
+        exit 1
+    fi
+    sb_log "PASS: $*"
+    exit 0
 }

@@ -5,8 +5,8 @@
 # marked.  Reads from each RESULTDIR (written by run-guest.sh and lib.sh):
 #   lat.dat     "t_ms lat_ms ok|err" per write+sync, t from the guest's SBSTART
 #   events.txt  "outage_start S" / "outage_end S", S since SBSTART (host side)
-#   result.txt  the verdict, summarised in the legend
-#   scenario    the run's name
+#   result.txt  the verdict, summarised in the panel's title
+#   title       what ran, in words (else `scenario`, the run's name)
 # Default output: ./vm-latency.png.  Needs gnuplot (gnuplot-nox).
 set -euo pipefail
 
@@ -56,13 +56,13 @@ set key inside top right font 'sans,9' box opaque
 "
 i=0
 for d in "$@"; do
-    name=$(clean "$(cat "$d/scenario" 2>/dev/null || basename "$d")")
+    name=$(clean "$(cat "$d/title" 2>/dev/null || cat "$d/scenario" 2>/dev/null || basename "$d")")
     summary="writes=$(get writes "$d") failed=$(get write_errors "$d") max=$(get max_latency_ms "$d") ms, io_errors=$(get dmesg_io_errors "$d") journal_aborted=$(get journal_aborted "$d") checksum_bad=$(get checksum_bad "$d") probe=$(get probe "$d")"
     c=${colors[$((i % ${#colors[@]}))]}
     os=$(awk '$1 == "outage_start" { print $2 }' "$d/events.txt" 2>/dev/null | head -n1)
     oe=$(awk '$1 == "outage_end" { print $2 }' "$d/events.txt" 2>/dev/null | head -n1)
     gp+="unset object
-set title '$name: $(clean "$summary")'
+set title \"$name\\n$(clean "$summary")\"
 "
     [ $((i + 1)) = "$n" ] && gp+="set xlabel \"seconds since the guest's workload start (10 ms resolution; 0 ms drawn at 5)\"
 "
@@ -78,7 +78,7 @@ set title '$name: $(clean "$summary")'
     # shellcheck disable=SC2016 # gnuplot's $2, not the shell's
     lat='($2 < 5 ? 5 : $2)'
     plot+="'$d/lat.dat' using (\$1/1000):(strcol(3) eq 'ok' ? $lat : NaN):(\$2/1000):(0) with vectors nohead lc rgb '$c' notitle, "
-    plot+="'$d/lat.dat' using (\$1/1000):(strcol(3) eq 'ok' ? $lat : NaN) with points pt 7 ps 0.5 lc rgb '$c' title 'write+sync ok', "
+    plot+="'$d/lat.dat' using (\$1/1000):(strcol(3) eq 'ok' ? $lat : NaN) with points pt 7 ps 0.5 lc rgb '$c' title 'write+sync ok (line: how long it took)', "
     plot+="'$d/lat.dat' using (\$1/1000):(strcol(3) eq 'err' ? $lat : NaN) with points pt 2 ps 1.2 lw 2 lc rgb '#d62728' title 'write+sync failed', "
     gp+="plot ${plot%, }
 "

@@ -4,7 +4,8 @@
 # every one slower) and print one line per scenario on stdout,
 # "pass|fail|skip NAME", as tests/run.sh expects; details go to stderr.
 # STEADYBLK (the daemon to test) is passed through to the scenarios.  The
-# latency plot of the retry run against the control is drawn when both ran.
+# latency plot of the retry run against the control (no steadyblk) is drawn
+# when both ran; docs/guest-outage.png is a copy of it.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,5 +36,7 @@ done
 
 # Only runs from this time: a skipped scenario leaves an old result dir behind.
 if [[ $ran == *" scenario-retry-nbdkit "* && $ran == *" scenario-control-nbdkit "* ]]; then
-    "$here/plot.sh" -o "$results/latency.png" "$results/retry-nbdkit" "$results/control-nbdkit" >&2 || true
+    "$here/plot.sh" -o "$results/latency.png" \
+        -t "a Linux guest writing to ext4 through a storage outage: latency of each write+sync" \
+        "$results/retry-nbdkit" "$results/control-nbdkit" >&2 || true
 fi

@@ -20,7 +20,7 @@ errno=${SB_ERRNO:-EIO}
 
 sb_need qemu-system-x86_64 nbdkit mkfs.ext4 e2fsck cpio timeout awk
 sb_need_nbdkit_filter error
-sb_init control-nbdkit
+sb_init control-nbdkit "no steadyblk: QEMU on nbdkit, which fails every request with EIO for ${outage_len} s"
 "$SB_VM_DIR/build-guest.sh" "$SB_BUILDDIR" > /dev/null
 
 sock=$SB_DIR/nbd.sock
@@ -49,16 +49,8 @@ sb_stop "$(cat "$SB_DIR/nbdkit.pid")"
 sb_add fsck "$(sb_fsck "$SB_DIR/disk.img")"
 sb_summary
 
-# The harness worked ...
-sb_assert status = "done"
-sb_assert writes -gt 0 "the guest wrote"
-# ... and saw the breakage a plain server gives a guest during an outage.
-sb_assert dmesg_io_errors -gt 0 "the kernel logged I/O errors"
-sb_assert journal_aborted = 1 "ext4 aborted its journal"
-sb_assert write_errors -gt 0 "write+sync calls failed in the guest"
+sb_assert_broken
 if [ "$SB_FAILS" -gt 0 ]; then
-    sb_log "FAIL: the control did not show the expected breakage ($SB_FAILS checks)"
-    exit 1
+    sb_log "the control did not show the expected breakage: the harness is broken"
 fi
-sb_log "PASS: the guest broke as expected without steadyblk"
-exit 0
+sb_verdict "the guest broke as expected without steadyblk"

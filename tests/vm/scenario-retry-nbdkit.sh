@@ -1,19 +1,26 @@
 #!/bin/bash
-# scenario-retry-nbdkit.sh - template for "server under test in front of a
-# failing backend": guest -> QEMU nbd client -> SUT (steadyblk) -> nbdkit
-# (error filter, file plugin) -> ext4 image.  A backend outage is injected
-# while the guest writes; with werror/rerror=retry the guest must see nothing
-# but a long write: no errors, no journal abort, every file intact.
+# scenario-retry-nbdkit.sh - steadyblk's main claim, and the picture in the
+# README: guest -> QEMU nbd client -> steadyblk (werror/rerror=retry) ->
+# nbdkit (error filter, file plugin) -> ext4 image.  nbdkit fails every
+# request with EIO for 10 s while the guest writes; the guest must see
+# nothing but a long write: no errors, no journal abort, every file intact.
+# With the knobs below it is also a template for other faults and for other
+# servers in steadyblk's place.
 # Exit: 0 pass, 1 fail, 77 skip (no server under test).
 #
 # The server under test (environment):
 #   STEADYBLK=/path/to/steadyblk   run as
 #       $STEADYBLK --foreground --pidfile P --export nbd+unix:///?socket=S
-#                  --werror retry --rerror retry nbd+unix:///?socket=BACKSOCK
+#                  --werror retry --rerror retry --retry-max-interval 1s
+#                  nbd+unix:///?socket=BACKSOCK
+#       The backoff ceiling of 1 s (default 30 s) releases the held write at
+#       most ~1 s after the outage ends, so the picture (run-all.sh) shows the
+#       stall as long as the outage; with the default the probes come 1, 2,
+#       4, 8 s apart and the write stalls a few seconds longer.
 #   SB_SUT_CMD='...'   any other command instead (run by bash, exec'd so its
 #       PID is the one we stop), with $SB_SOCK (export socket to create),
 #       $SB_BACKSOCK (backend socket), $SB_PIDFILE in its environment.  E.g. a
-#       stand-in that works today, nbdkit retrying each failed request:
+#       peer to compare with, nbdkit retrying each failed request:
 #       SB_SUT_CMD='nbdkit -f -U "$SB_SOCK" --filter=retry-request nbd socket="$SB_BACKSOCK" retry-request-retries=60 retry-request-delay=1'
 # Other knobs:
 #   SB_NAME_SUFFIX   result directory retry-nbdkit<suffix> (default empty)
@@ -32,14 +39,21 @@ outage_len=${SB_OUTAGE_LEN:-10}
 errno=${SB_ERRNO:-EIO}
 fault=${SB_FAULT:-eio}
 
-if [ -z "${SB_SUT_CMD:-}" ]; then
-    if [ -z "${STEADYBLK:-}" ] || [ ! -x "$STEADYBLK" ]; then
-        sb_skip "set STEADYBLK=/path/to/steadyblk (or SB_SUT_CMD)"
-    fi
-fi
+[ -n "${SB_SUT_CMD:-}" ] || sb_need_steadyblk
 sb_need qemu-system-x86_64 nbdkit mkfs.ext4 e2fsck cpio timeout awk
 sb_need_nbdkit_filter error
-sb_init "retry-nbdkit${SB_NAME_SUFFIX:-}"
+case $fault in
+    eio)    what="nbdkit failing every request with $errno for ${outage_len} s" ;;
+    kill)   what="nbdkit, SIGKILLed and restarted ${outage_len} s later" ;;
+    freeze) what="nbdkit, frozen (SIGSTOP) for ${outage_len} s" ;;
+    *)      sb_fail "unknown SB_FAULT=$fault" ;;
+esac
+if [ -n "${SB_SUT_CMD:-}" ]; then
+    what="${SB_SUT_CMD%% *} in front of $what"
+else
+    what="steadyblk --werror retry --rerror retry in front of $what"
+fi
+sb_init "retry-nbdkit${SB_NAME_SUFFIX:-}" "$what"
 "$SB_VM_DIR/build-guest.sh" "$SB_BUILDDIR" > /dev/null
 
 export SB_SOCK=$SB_DIR/sut.sock SB_BACKSOCK=$SB_DIR/backend.sock SB_PIDFILE=$SB_DIR/sut.pidfile
@@ -59,18 +73,10 @@ start_backend
 if [ -n "${SB_SUT_CMD:-}" ]; then
     sb_start sut bash -c "exec $SB_SUT_CMD"
 else
-    sb_start sut "$STEADYBLK" --foreground --pidfile "$SB_PIDFILE" \
-        --export "nbd+unix:///?socket=$SB_SOCK" --werror retry --rerror retry \
-        "nbd+unix:///?socket=$SB_BACKSOCK"
+    sb_steadyblk sut "$SB_SOCK" "nbd+unix:///?socket=$SB_BACKSOCK" \
+        --werror retry --rerror retry --retry-max-interval 1s
 fi
 sut_pid=$SB_LASTPID
-if [ -z "${SB_SUT_CMD:-}" ]; then
-    # steadyblk writes its pidfile once every listener is ready.
-    if ! sb_wait_file "$SB_PIDFILE" 10 "$sut_pid"; then
-        tail -n 5 "$SB_DIR/sut.log" >&2
-        sb_fail "steadyblk did not start (log: $SB_DIR/sut.log)"
-    fi
-fi
 sb_wait_socket "$SB_SOCK"
 
 sb_guest --socket "$SB_SOCK" --duration "$duration" \
@@ -81,7 +87,6 @@ case $fault in
     eio)    touch "$flag" ;;
     kill)   sb_kill "$backend_pid" KILL ;;
     freeze) kill -STOP "$backend_pid" ;;
-    *)      sb_fail "unknown SB_FAULT=$fault" ;;
 esac
 sb_mark outage_start
 sb_sleep_guest "$((outage_at + outage_len))"
@@ -100,21 +105,10 @@ sb_stop "$backend_pid"
 sb_add fsck "$(sb_fsck "$SB_DIR/disk.img")"
 sb_summary
 
-sb_assert status = "done"
-sb_assert writes -gt 0 "the guest wrote"
-sb_assert write_errors -eq 0 "no write+sync failed in the guest"
-sb_assert dmesg_io_errors -eq 0 "no I/O error in the guest kernel"
-sb_assert journal_aborted = 0 "ext4 journal intact"
-sb_assert remount_ro = 0 "not remounted read-only"
-sb_assert ext4_errors -eq 0 "no EXT4-fs error"
-sb_assert checksum_bad -eq 0 "every acknowledged file reads back intact"
-sb_assert probe = ok "a new durable write works after the outage"
-sb_assert fsck = clean "the image is consistent"
-# The outage really happened: some write was held through most of it.
-sb_assert max_latency_ms -ge "$(( (outage_len - 2) * 1000 ))" "a write waited out the outage"
-if [ "$SB_FAILS" -gt 0 ]; then
-    sb_log "FAIL: $SB_FAILS checks failed"
-    exit 1
+sb_assert_unharmed "$outage_len"
+if [ -z "${SB_SUT_CMD:-}" ]; then
+    # It was steadyblk that held the guest's writes, and it let them go.
+    sb_assert_log sut 'holding requests' "steadyblk held requests"
+    sb_assert_log sut 'recovered after' "steadyblk recovered"
 fi
-sb_log "PASS: the guest rode out a ${outage_len}s $fault outage"
-exit 0
+sb_verdict "the guest rode out a ${outage_len}s $fault outage"
