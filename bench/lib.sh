@@ -342,3 +342,13 @@ results_dir() {
   mkdir -p "$d/raw"
   echo "$d"
 }
+
+# describe_target PATH : "block device" (with its size) or the file system a
+# file lives on; stat -f on a device node would name devtmpfs instead.
+describe_target() {
+  if [[ -b $1 ]]; then
+    echo "block device $1, $(blockdev --getsize64 "$1") bytes"
+  else
+    echo "$(stat -f -c %T "$1") file, $(stat -c %s "$1") bytes"
+  fi
+}

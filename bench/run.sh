@@ -104,7 +104,7 @@ fi
 out=$(results_dir "")
 {
   env_report
-  echo "file: $file ($(stat -c %s "$file") bytes, fs $(stat -f -c %T "$file"))"
+  echo "file: $file ($(describe_target "$file"))"
   echo "qemu-nbd: $qemu_nbd_mode"
   echo "steadyblk: ${skipped:-$STEADYBLK ${STEADYBLK_EXTRA[*]}}"
 } >"$out/env.txt"
@@ -123,8 +123,11 @@ server_cmd() {
     qsd)
       # name= makes it the default (empty-name) export like the others;
       # without it the export would be called after its node, f0.
+      # A block device needs QEMU's host_device driver, a file its file driver.
+      local qdrv=file
+      [[ -b $file ]] && qdrv=host_device
       CMD=(qemu-storage-daemon
-           --blockdev "driver=file,node-name=f0,filename=$file,aio=io_uring"
+           --blockdev "driver=$qdrv,node-name=f0,filename=$file,aio=io_uring"
            --nbd-server "addr.type=unix,addr.path=$SOCK"
            --export "type=nbd,id=e0,node-name=f0,name=,writable=on") ;;
   esac
@@ -157,7 +160,7 @@ cols=$(IFS=,; echo "${ran[*]}")
 {
   echo "Local file over NBD, $(date +%Y-%m-%d), $(hostname -s), $(nproc) CPUs, kernel $(uname -r)."
   echo "fio --ioengine=nbd over a unix socket, ${RAMP}s ramp + ${RUNTIME}s measured per job;"
-  echo "file: $(stat -f -c %T "$file"), qemu-nbd $qemu_nbd_mode."
+  echo "file: $(describe_target "$file"), qemu-nbd $qemu_nbd_mode."
   echo "Cells: IOPS or MB/s / server CPU seconds in the measured window (all threads)."
   echo
   print_table "$out/results.jsonl" steadyblk "$PEERS" "$cols"
