@@ -36,6 +36,9 @@ struct sb_disk {
 	uint64_t hang_cleared;                 /* held requests dropped (client gone)
 						  or failed by the policy in it */
 
+	uint64_t report_log_ns;                /* last "reported to the client" line */
+	uint64_t report_log_suppressed;        /* reports not logged since */
+
 	struct sb_timer timer;                 /* next probe or deadline */
 	struct sb_defer run;                   /* release / unblock after the batch */
 

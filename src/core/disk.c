@@ -145,8 +145,8 @@ void sb_disk_detach(struct sb_session *s)
 	}
 	disk->hang_cleared += fenced;
 	if (fenced)
-		sb_info("disk %s: %s went away, %" PRIu64 " held requests dropped",
-			disk->name, s->name, fenced);
+		sb_info("disk %s: %s disconnected, %" PRIu64 " held requests dropped, never to be "
+			"re-issued", disk->name, s->name, fenced);
 	sb_disk_schedule(disk);
 }
 

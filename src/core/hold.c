@@ -168,6 +168,22 @@ static void hold_expire(struct sb_disk *disk, uint64_t now)
 	sb_disk_emit(disk, SB_EVENT_TIMED_OUT, duration, failed);
 }
 
+/* An error that reaches a client is worth a line in the log, but a failing
+ * disk under load must not flood it: one line per second, with a count. */
+static void hold_log_reported(struct sb_disk *disk, const struct sb_request *req, int err,
+			      uint64_t now)
+{
+	if (now < disk->report_log_ns + SB_NS_PER_SEC) {
+		disk->report_log_suppressed++;
+		return;
+	}
+	sb_warn("disk %s: %s of %u bytes at %" PRIu64 " failed with %s, reported to the client"
+		" (%" PRIu64 " more since the last message)", disk->name, sb_op_name(req->op),
+		req->length, req->offset, sb_errno_name(err), disk->report_log_suppressed);
+	disk->report_log_ns = now;
+	disk->report_log_suppressed = 0;
+}
+
 void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 {
 	enum sb_verdict v = sb_policy_decide(&disk->policy, req->op, err);
@@ -196,6 +212,7 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 		disk->hang_cleared++;
 	switch (v) {
 	case SB_VERDICT_REPORT:
+		hold_log_reported(disk, req, err, now);
 		if (timed_out) {
 			disk->stats.timeouts++;
 			sb_disk_finish(disk, req, err);
@@ -234,7 +251,7 @@ void sb_hold_completed(struct sb_disk *disk, struct sb_request *req, bool was_pr
 		/* The backend answers again: release the rest in order. */
 		disk->state = SB_DISK_RECOVERING;
 		disk->probe_attempt = 0;
-		sb_info("disk %s: probe succeeded, releasing %" PRIu64 " held requests",
+		sb_info("disk %s: probe succeeded, releasing the %" PRIu64 " requests behind it",
 			disk->name, disk->waiting_count);
 	}
 	sb_disk_schedule(disk);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +101,15 @@ int sb_pidfile_write(const char *path, struct sb_error **errp)
 	if (fd < 0)
 		return sb_error_set(errp, "--pidfile: %s: %s", tmp, strerror(errno));
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (write(fd, buf, (size_t)n) != n || close(fd) < 0) {
+	bool written = write(fd, buf, (size_t)n) == n;
+	int e = errno;
+	if (close(fd) < 0 && written) {
+		written = false;
+		e = errno;
+	}
+	if (!written) {
 		unlink(tmp);
-		return sb_error_set(errp, "--pidfile: %s: %s", tmp, strerror(errno));
+		return sb_error_set(errp, "--pidfile: %s: %s", tmp, strerror(e));
 	}
 	if (rename(tmp, path) < 0) {
 		unlink(tmp);

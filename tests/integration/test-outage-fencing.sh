@@ -28,7 +28,7 @@ fault_off "$T/fault"
 sleep 1   # ample time for a (wrong) re-issue of A's write to land
 # A's write never landed ...
 qemu_io_ok "$uri" 'read -P 0 0 64k' 'read -P 0 1M 64k'
-grep -q 'went away, 1 held' "$T/sb.log" || fail "the daemon did not drop A's held write"
+grep -q 'disconnected, 1 held requests dropped' "$T/sb.log" || fail "the daemon did not drop A's held write"
 # ... and B's newer data is what stays.
 qemu_io_ok "$uri" 'write -P 0xbb 0 64k' 'read -P 0xbb 0 64k'
 sleep 1

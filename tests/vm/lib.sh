@@ -67,6 +67,7 @@ sb_forget() {
 # sb_stop PID [GRACE_S] : SIGTERM, wait up to GRACE_S (default 5) seconds,
 # then SIGKILL; the exit status goes to SB_STOP_RC (137 after the SIGKILL).
 # Only ever our own children.
+# shellcheck disable=SC2034 # SB_STOP_RC is read by the scenarios
 sb_stop() {
     local pid=$1 grace=${2:-5} i
     if kill -0 "$pid" 2>/dev/null; then

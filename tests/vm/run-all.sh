@@ -37,6 +37,6 @@ done
 # Only runs from this time: a skipped scenario leaves an old result dir behind.
 if [[ $ran == *" scenario-retry-nbdkit "* && $ran == *" scenario-control-nbdkit "* ]]; then
     "$here/plot.sh" -o "$results/latency.png" \
-        -t "a Linux guest writing to ext4 through a storage outage: latency of each write+sync" \
+        -t "A Linux guest writing to ext4 through a storage outage: latency of each write+sync" \
         "$results/retry-nbdkit" "$results/control-nbdkit" >&2 || true
 fi
