@@ -136,6 +136,15 @@ void sb_iscsibe_connection_failed(struct iscsibe *ib)
 				msg);
 }
 
+/* libiscsi's messages may end in a newline or hold several lines: one log
+ * line per event, whatever it says. */
+static void one_line(char *msg)
+{
+	for (; *msg; msg++)
+		if (*msg == '\n' || *msg == '\r')
+			*msg = ' ';
+}
+
 void sb_iscsibe_fail(struct iscsibe *ib, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -146,6 +155,7 @@ void sb_iscsibe_fail(struct iscsibe *ib, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ib->fail_msg, sizeof(ib->fail_msg), fmt, ap);
 	va_end(ap);
+	one_line(ib->fail_msg);
 	if (!ib->in_service)
 		session_settle(ib);
 }
@@ -266,6 +276,7 @@ static struct iscsi_context *session_new_context(struct iscsibe *ib)
 	url = iscsi_parse_full_url(ctx, ib->url);
 	if (!url) {
 		snprintf(ib->last_msg, sizeof(ib->last_msg), "%s", iscsi_get_error(ctx));
+		one_line(ib->last_msg);
 		iscsi_destroy_context(ctx);
 		return NULL;
 	}
