@@ -156,8 +156,7 @@ void sb_nbdbe_connect_failed(struct nbdbe *nb, int err, const char *msg)
 		set_msg(nb, "%s", msg);
 	nb->attempts++;
 	sb_nbdbe_teardown(nb, false);
-	if (nb->naddrs)
-		nb->next_addr = (nb->next_addr + 1) % nb->naddrs;
+	nb->next_addr = (nb->next_addr + 1) % nb->naddrs;
 	if (!nb->running)
 		return; /* the start-up loop decides */
 	if (nb->attempts == 1)
@@ -309,7 +308,11 @@ static void handshake_start(struct nbdbe *nb)
 	int e;
 
 	nb->h = nbd_create();
-	if (!nb->h || nbd_set_export_name(nb->h, nb->target.export_name) < 0) {
+	/* Simple replies: a read is one header and its data, where a structured
+	 * reply costs libnbd more reads per request; steadyblk uses none of
+	 * what structured replies add (block status, sparse reads). */
+	if (!nb->h || nbd_set_export_name(nb->h, nb->target.export_name) < 0 ||
+	    nbd_set_request_structured_replies(nb->h, false) < 0) {
 		e = nbd_get_errno();
 		set_msg(nb, "%s", nbd_get_error());
 		if (nb->h)

@@ -115,7 +115,7 @@ struct nbdbe {
 	struct sb_hook prepare;
 	struct sb_timer conn_timer;   /* DOWN: the next attempt; CONNECTING and
 					 HANDSHAKE: the attempt's deadline */
-	uint64_t connect_deadline_ns;
+	uint64_t connect_deadline_ns; /* the attempt's deadline, for the start-up poll() */
 	uint64_t backoff_ns;          /* delay before the next attempt, 0 = at once;
 					 reset by a request that succeeds */
 	struct sb_timer deadline;     /* UP: the oldest request's deadline */
@@ -164,12 +164,5 @@ void sb_nbdbe_teardown(struct nbdbe *nb, bool abortive);
 /* After a loss or a failed attempt: arms the next attempt after the
  * backoff, and doubles the backoff. */
 void sb_nbdbe_schedule_retry(struct nbdbe *nb);
-
-/* ---- the data path (nbd.c) ---- */
-
-/* The connection that was UP is gone: fails every request in flight on it
- * with @err (-errno), tears it down, tells the core and schedules a
- * reconnect.  @why is for the log. */
-void sb_nbdbe_lost(struct nbdbe *nb, int err, const char *why);
 
 #endif

@@ -160,11 +160,11 @@ int sb_nbdbe_target_parse(const char *uri, struct nbdbe_target *t, struct sb_err
 	}
 
 	/* authority [/ path] [? query]; no fragments in NBD URIs */
-	path = rest + strcspn(rest, "/?#");
-	if (*path == '#') {
+	if (strchr(rest, '#')) {
 		sb_error_set(errp, "backend '%s': fragments are not allowed", uri);
 		goto fail;
 	}
+	path = rest + strcspn(rest, "/?");
 	query = strchr(path, '?');
 	if (!query)
 		query = path + strlen(path);

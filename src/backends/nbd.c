@@ -72,7 +72,9 @@ static void nbdbe_deliver(void *opaque)
 	}
 }
 
-void sb_nbdbe_lost(struct nbdbe *nb, int err, const char *why)
+/* The connection that was UP is gone: fails every request in flight on it
+ * with @err, tears it down, tells the core and schedules a reconnect. */
+static void nbdbe_lost(struct nbdbe *nb, int err, const char *why)
 {
 	struct nbdbe_req *r;
 	unsigned failed = 0;
@@ -114,11 +116,11 @@ void sb_nbdbe_lost(struct nbdbe *nb, int err, const char *why)
 static void nbdbe_check(struct nbdbe *nb, int err)
 {
 	if (nb->going_away)
-		sb_nbdbe_lost(nb, -ESHUTDOWN, "the server is shutting down");
+		nbdbe_lost(nb, -ESHUTDOWN, "the server is shutting down");
 	else if (err < 0)
-		sb_nbdbe_lost(nb, err, nb->last_msg);
+		nbdbe_lost(nb, err, nb->last_msg);
 	else if (nbd_aio_is_dead(nb->h) || nbd_aio_is_closed(nb->h))
-		sb_nbdbe_lost(nb, -ECONNRESET, "the server closed the connection");
+		nbdbe_lost(nb, -ECONNRESET, "the server closed the connection");
 }
 
 static void nbdbe_io(void *opaque, uint32_t events)
@@ -146,7 +148,7 @@ static void nbdbe_prepare(void *opaque)
 		sb_watch_init(&nb->watch, nb->fd, nbdbe_io, nb);
 	r = sb_loop_watch_set(nb->loop, &nb->watch, sb_nbdbe_events(nb));
 	if (r < 0 && nb->state == NBDBE_UP)
-		sb_nbdbe_lost(nb, r, "cannot watch the socket");
+		nbdbe_lost(nb, r, "cannot watch the socket");
 	else if (r < 0)
 		sb_nbdbe_connect_failed(nb, r, "cannot watch the socket");
 }
@@ -169,7 +171,7 @@ static void nbdbe_deadline(void *opaque)
 	nb->timeouts++;
 	snprintf(why, sizeof(why), "a request got no answer within %" PRIu64 " ms",
 		 nb->timeout_ns / SB_NS_PER_MS);
-	sb_nbdbe_lost(nb, -ETIMEDOUT, why);
+	nbdbe_lost(nb, -ETIMEDOUT, why);
 }
 
 static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)

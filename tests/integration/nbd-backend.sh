@@ -132,5 +132,6 @@ writer_wait() {
     fi
 }
 
-# sb_log_has REGEX : the daemon's log (start_steadyblk NAME sb) mentions it.
-sb_log_has() { grep -qE "$1" "$T/sb.log"; }
+# sb_log_has REGEX [N] : the daemon's log (start_steadyblk NAME sb) has a
+# line matching REGEX (at least N of them).
+sb_log_has() { (($(grep -cE "$1" "$T/sb.log") >= ${2:-1})); }

@@ -23,10 +23,11 @@ rm -f "$T/flag"
 writer_wait
 sb_log_has 'connection lost \(ESHUTDOWN\)' || fail "no ESHUTDOWN dropped the connection"
 sb_log_has 'reconnected' || fail "steadyblk did not log its reconnect"
-# No storm: a server that answers ESHUTDOWN at once gets at most about one
-# new connection per probe of the core (--retry-interval 200ms): 15 in 3 s.
+# No storm: a server that answers ESHUTDOWN at once gets about one new
+# connection per probe of the core (--retry-interval 200ms, +-25% jitter):
+# 15 to 20 in 3 s, where reconnecting at every answer would make thousands.
 losses=$(grep -c 'connection lost' "$T/sb.log")
 info "$losses connections lost to ESHUTDOWN in 3 s"
-((losses <= 20)) || fail "$losses reconnects in 3 s: a reconnect storm"
+((losses <= 40)) || fail "$losses reconnects in 3 s: a reconnect storm"
 stop_steadyblk sb
 qemu_io_verify_file "$T/disk.img" 50

@@ -17,7 +17,6 @@ start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
 fio_writer "$uri" 16M 8
 sleep 1.5
 pause_ctl "$T/ctl.sock" p
-t0=$(now_ms)
 sleep 3
 pause_ctl "$T/ctl.sock" r
 writer_wait

@@ -8,13 +8,13 @@
 # back from the backend's own file.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-backend.sh"
-requires socat
+requires socat jq
 
 make_image "$T/disk.img" 64M
 start_nbdkit nk "$T/be.sock" --filter=pause file "$T/disk.img" pause-control="$T/ctl.sock"
 uri=$(sb_uri "$T/s.sock")
 start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --backend-timeout 2s --export "$uri" "$(sb_uri "$T/be.sock")"
+    --backend-timeout 2s --qmp "$T/qmp.sock" --export "$uri" "$(sb_uri "$T/be.sock")"
 
 qemu_io_writer "$uri" 60
 sleep 1
@@ -25,5 +25,10 @@ writer_wait
 sb_log_has 'connection lost \(ETIMEDOUT\): a request got no answer within 2000 ms' ||
     fail "the backend timeout never fired: the test proved nothing"
 sb_log_has 'reconnected' || fail "steadyblk did not log its reconnect"
+# query-disks shows the backend's side of it.
+state=$(qmp "$T/qmp.sock" '{"execute":"query-disks"}' | jq -c 'select(.return) | .return[0].backend.state')
+info "backend state: $state"
+jq -e '.connection == "up" and .reconnects >= 1 and ."request-timeouts" >= 1 and
+    ."last-error" == ""' <<<"$state" >/dev/null || fail "query-disks says: $state"
 stop_steadyblk sb
 qemu_io_verify_file "$T/disk.img" 60

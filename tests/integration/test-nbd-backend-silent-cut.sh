@@ -5,7 +5,10 @@
 # drops every packet (no RST, no error: TCP just retransmits) for 5 s, longer
 # than --backend-timeout 3s.  steadyblk declares the connection dead after
 # 3 s (ETIMEDOUT), reconnects once the link is back, and the qemu-io writer
-# sees no error; every block reads back from the backend's own file.
+# sees no error; every block reads back from the backend's own file.  A
+# second cut while nothing is in flight is noticed too (keepalive and
+# TCP_USER_TIMEOUT), so the first request after it does not wait for a
+# dead connection.
 if [[ -z ${SB_NETNS:-} ]]; then
     # Re-run this script inside a new network namespace (root or not).
     userns=()
@@ -38,5 +41,15 @@ sb_log_has 'connection lost \(ETIMEDOUT\)' || fail "the cut was not detected by 
 sb_log_has 'reconnected' || fail "steadyblk did not log its reconnect"
 lost_at=$(grep -m1 'connection lost' "$T/sb.log" | cut -d' ' -f2)
 info "cut at $(date -d "@$((t_cut / 1000)).$((t_cut % 1000))" +%T.%3N), declared dead at $lost_at"
+
+# The idle cut: no request to time out, the socket's own timers notice.
+ip link set lo down
+t_cut=$(now_ms)
+wait_for 8 sb_log_has 'connection lost' 2 ||
+    fail "an idle connection survived 8 s of a cut with --backend-timeout 3s"
+info "idle connection declared dead after $(($(now_ms) - t_cut)) ms: $(grep 'connection lost' "$T/sb.log" | tail -1 | cut -d' ' -f5-)"
+ip link set lo up
+wait_for 10 sb_log_has 'reconnected' 2 || fail "no reconnect after the idle cut"
+qemu_io_ok "$uri" 'read -P 0x02 0 64k'
 stop_steadyblk sb
 qemu_io_verify_file "$T/disk.img" 80
