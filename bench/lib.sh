@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: MIT
-# Shared helpers for bench/run.sh and bench/proxy.sh: tool checks, servers
-# started and stopped by PID with bounded waits, CPU accounting from /proc,
-# the fio job set, and the markdown table.  Sourced, never run.
+# Shared helpers for bench/run.sh and bench/proxy.sh: the options and set-up
+# both share, tool checks, servers started and stopped by PID with bounded
+# waits, CPU accounting from /proc, the fio job set, and the markdown table.
+# Sourced, never run.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034  # used by the scripts that source this file
@@ -33,6 +34,104 @@ require_tools() {
 require_python_nbd() {
   "$PYTHON" -c 'import nbd' 2>/dev/null ||
     die "$PYTHON cannot import nbd; install it with: apt-get install -y python3-libnbd (or set PYTHON=)"
+}
+
+# ---------------------------------------------------------------- options
+
+# Both scripts take --runtime, --ramp, --only, --jobs, --size and --help.
+# Before parse_options a script sets ALL_NAMES (what --only may name, all of
+# them by default), NAME_KIND ("server", "proxy") for messages and
+# NAME_TOOL[name] (the tool a name needs beyond fio and the NBD tools), and
+# defines usage (printing common_usage in it) and own_option OPT VALUE, which
+# takes its own options (returns 1 for an unknown one).
+declare -A NAME_TOOL=()
+SIZE_MIB=1024
+
+# common_usage : the usage lines of the options parse_options takes.
+common_usage() {
+  cat <<EOF
+  --runtime S       measured seconds per fio job (default $RUNTIME)
+  --ramp S          ramp seconds before measuring (default $RAMP)
+  --only LIST       one $NAME_KIND or more, comma-separated: ${ALL_NAMES[*]}
+  --jobs LIST       fio jobs, comma-separated: ${ALL_JOBS[*]}
+  --size MiB        size of the test file in /dev/shm (default $SIZE_MIB)
+EOF
+}
+
+# parse_options ARGS... : sets RUNTIME, RAMP, SIZE_MIB, JOBS_LIST (not yet
+# checked: see parse_jobs) and NAMES, the --only list, checked against
+# ALL_NAMES.
+# shellcheck disable=SC2034  # JOBS_LIST is for the scripts
+parse_options() {
+  local only n
+  only=$(IFS=,; echo "${ALL_NAMES[*]}")
+  JOBS_LIST=$(IFS=,; echo "${ALL_JOBS[*]}")
+  while (( $# )); do
+    case $1 in
+      --runtime) RUNTIME=${2:?} ;;
+      --ramp)    RAMP=${2:?} ;;
+      --only)    only=${2:?} ;;
+      --jobs)    JOBS_LIST=${2:?} ;;
+      --size)    SIZE_MIB=${2:?} ;;
+      -h|--help) usage; exit 0 ;;
+      *) own_option "$1" "${2:-}" || { usage >&2; die "unknown argument '$1'"; } ;;
+    esac
+    shift 2
+  done
+  [[ $RUNTIME =~ ^[0-9]+$ && $RAMP =~ ^[0-9]+$ && $SIZE_MIB =~ ^[0-9]+$ ]] ||
+    die "--runtime, --ramp and --size take whole numbers"
+  IFS=, read -r -a NAMES <<<"$only"
+  for n in "${NAMES[@]}"; do
+    [[ " ${ALL_NAMES[*]} " == *" $n "* ]] || die "unknown $NAME_KIND '$n' (known: ${ALL_NAMES[*]})"
+  done
+}
+
+# select_runnable : after parse_options: exits unless the tools NAMES need
+# are there, finds steadyblk, and sets RUNNABLE to NAMES without steadyblk
+# if its binary is missing (SKIPPED then says so).
+select_runnable() {
+  local n
+  require_tools fio jq nbdinfo timeout getconf
+  for n in "${NAMES[@]}"; do
+    [[ -z ${NAME_TOOL[$n]:-} ]] || require_tools "${NAME_TOOL[$n]}"
+  done
+  find_steadyblk
+  RUNNABLE=()
+  SKIPPED=
+  for n in "${NAMES[@]}"; do
+    if [[ $n == steadyblk && ! -x $STEADYBLK ]]; then
+      SKIPPED="skipped, $STEADYBLK not found or not executable (set STEADYBLK=)"
+      note "steadyblk: $SKIPPED"
+    else
+      RUNNABLE+=("$n")
+    fi
+  done
+  (( ${#RUNNABLE[@]} )) || die "no $NAME_KIND to run"
+}
+
+# bench_tmp NAME : the exit trap, a private directory BENCH_TMP, and in it
+# the socket the server under test listens on, SOCK (absolute: qemu-nbd
+# requires it), with its URI.
+bench_tmp() {
+  install_trap
+  BENCH_TMP=$(mktemp -d "/tmp/steadyblk-$1.XXXXXX")
+  SOCK=$BENCH_TMP/s.sock
+  URI="nbd+unix:///?socket=$SOCK"
+}
+
+# qemu_nbd_cache FILE : QEMU_NBD_CACHE, qemu-nbd's cache options for FILE,
+# and QEMU_NBD_MODE, the same in words.  qemu-nbd as in TESTING.md uses
+# O_DIRECT (--cache=none); where the file system refuses O_DIRECT, the page
+# cache (writeback).
+# shellcheck disable=SC2034  # used by the scripts that source this file
+qemu_nbd_cache() {
+  if direct_io_works "$1"; then
+    QEMU_NBD_CACHE=(--cache=none --aio=native)
+    QEMU_NBD_MODE="--cache=none --aio=native (O_DIRECT works on this file system)"
+  else
+    QEMU_NBD_CACHE=(--cache=writeback --aio=threads)
+    QEMU_NBD_MODE="--cache=writeback --aio=threads (O_DIRECT refused on this file system)"
+  fi
 }
 
 # ---------------------------------------------------------------- servers
@@ -160,6 +259,14 @@ find_steadyblk() {
   done
 }
 
+# steadyblk_cmd BACKEND : sets CMD to steadyblk's command line (see
+# TESTING.md), serving BACKEND (a file or an NBD URI) on SOCK with the
+# script's STEADYBLK_EXTRA options.
+steadyblk_cmd() {
+  CMD=("$STEADYBLK" --foreground --pidfile "$BENCH_TMP/steadyblk.pid"
+       --export "$URI" "${STEADYBLK_EXTRA[@]}" "$1")
+}
+
 # ---------------------------------------------------------------- test file
 
 # make_test_file PATH MIB : a file of random data, written in full, so reads
@@ -197,25 +304,18 @@ cpu_ticks() {
 
 # ---------------------------------------------------------------- fio jobs
 
-ALL_JOBS=(randread1 randread32 randwrite32 seqread seqwrite)
-declare -A JOB_ARGS=(
-  [randread1]="--rw=randread --bs=4k --iodepth=1"
-  [randread32]="--rw=randread --bs=4k --iodepth=32"
-  [randwrite32]="--rw=randwrite --bs=4k --iodepth=32"
-  [seqread]="--rw=read --bs=1M --iodepth=8"
-  [seqwrite]="--rw=write --bs=1M --iodepth=8"
-)
-declare -A JOB_LABEL=(
-  [randread1]="4k randread QD1"
-  [randread32]="4k randread QD32"
-  [randwrite32]="4k randwrite QD32"
-  [seqread]="1M seq read QD8"
-  [seqwrite]="1M seq write QD8"
-)
-# iops or mbs: what the table reports for the job.
-declare -A JOB_UNIT=(
-  [randread1]=iops [randread32]=iops [randwrite32]=iops [seqread]=mbs [seqwrite]=mbs
-)
+# The job set, in the table's order (ALL_JOBS); per job, what the table
+# reports (iops or mbs), its label and fio's arguments.
+ALL_JOBS=()
+declare -A JOB_UNIT=() JOB_LABEL=() JOB_ARGS=()
+define_job() { # define_job NAME UNIT LABEL FIO_ARGS
+  ALL_JOBS+=("$1"); JOB_UNIT[$1]=$2; JOB_LABEL[$1]=$3; JOB_ARGS[$1]=$4
+}
+define_job randread1   iops "4k randread QD1"   "--rw=randread --bs=4k --iodepth=1"
+define_job randread32  iops "4k randread QD32"  "--rw=randread --bs=4k --iodepth=32"
+define_job randwrite32 iops "4k randwrite QD32" "--rw=randwrite --bs=4k --iodepth=32"
+define_job seqread     mbs  "1M seq read QD8"   "--rw=read --bs=1M --iodepth=8"
+define_job seqwrite    mbs  "1M seq write QD8"  "--rw=write --bs=1M --iodepth=8"
 
 # parse_jobs LIST : validate a comma-separated job list into JOBS.
 parse_jobs() {
@@ -278,6 +378,32 @@ run_job() {
      "$json" >>"$out/results.jsonl"
 }
 
+# run_jobs NAME OUT [BACKEND_PID] : starts the server NAME (its command line
+# in CMD) on SOCK, runs every job of JOBS through URI with results in OUT,
+# and stops it.  BACKEND_PID is the backend behind a proxy: its CPU goes to
+# extra_cpu_s, and its death ends the run.  A server that does not start or
+# dies is noted in OUT/env.txt; one that starts is added to RAN.
+RAN=()
+run_jobs() {
+  local name=$1 out=$2 bpid=${3:-} j
+  note "starting $name: ${CMD[*]}"
+  if ! start_server "$out/raw/$name.log" "$SOCK" "$URI" "${CMD[@]}"; then
+    echo "$name: failed to start" >>"$out/env.txt"
+    return 0
+  fi
+  RAN+=("$name")
+  for j in "${JOBS[@]}"; do
+    run_job "$name" "$j" "$URI" "$out" "$SERVER_PID" "$bpid"
+    if ! pid_alive "$SERVER_PID"; then
+      note "$name died during $j; skipping its other jobs (see $out/raw/$name.log)"
+      echo "$name: died during $j" >>"$out/env.txt"
+      break
+    fi
+    [[ -z $bpid ]] || pid_alive "$bpid" || die "the backend died during $name $j"
+  done
+  stop_server "$SERVER_PID"
+}
+
 # ---------------------------------------------------------------- table
 
 # print_table RESULTS.jsonl MAIN PEERS_CSV [COLUMNS_CSV] : markdown table,
@@ -285,9 +411,12 @@ run_job() {
 # cells "throughput / CPU-s", and the ratios of MAIN to the peer with the
 # best throughput.  Servers with no results show "-".
 print_table() {
-  local results=$1 main=$2 peers=$3 cols=${4:-}
+  local results=$1 main=$2 peers=$3 cols=${4:-} jobs j
   [[ -n $cols ]] || cols="$main,$peers"
-  jq -rs --arg main "$main" --arg peers "$peers" --arg cols "$cols" '
+  jobs=$(for j in "${ALL_JOBS[@]}"; do
+           jq -nc --arg name "$j" --arg text "${JOB_LABEL[$j]}" '{name: $name, label: $text}'
+         done | jq -sc .)
+  jq -rs --arg main "$main" --arg peers "$peers" --arg cols "$cols" --argjson jobs "$jobs" '
     def r1: (. * 10 | round) / 10;
     def r2: (. * 100 | round) / 100;
     def tput($u): if $u == "iops"
@@ -297,16 +426,13 @@ print_table() {
     | (map(select(.failed | not)) | INDEX("\(.server)/\(.job)")) as $ok
     | (map(select(.failed)) | INDEX("\(.server)/\(.job)")) as $bad
     | (map(.job) | unique) as $present
-    | ["randread1","randread32","randwrite32","seqread","seqwrite"]
-    | map(select(. as $j | $present | index($j))) as $jobs
+    | ($jobs | map(select(.name as $j | $present | index($j)))) as $rows
     | "| job | " + ($C | join(" | ")) + " | \($main) / best peer | \($main) CPU per I/O / that peer |",
       "|---|" + ($C | map("---|") | join("")) + "---|---|",
-      ($jobs[] as $j
+      ($rows[] as $row | $row.name as $j
        | ($P | map($ok["\(.)/\($j)"]) | map(select(.)) | max_by(.value)) as $best
        | $ok["\($main)/\($j)"] as $m
-       | "| \({"randread1":"4k randread QD1","randread32":"4k randread QD32",
-               "randwrite32":"4k randwrite QD32","seqread":"1M seq read QD8",
-               "seqwrite":"1M seq write QD8"}[$j]) | "
+       | "| \($row.label) | "
          + ($C | map(. as $s | $ok["\($s)/\($j)"] as $x
               | if $x then ($x.value | tput($x.unit))
                       + (if $j == "randread1" then " (\($x.lat_us | round) us)" else "" end)
@@ -320,7 +446,8 @@ print_table() {
          + " |")' "$results"
 }
 
-# env_report : machine and tool versions, for the results directory.
+# env_report : machine and tool versions, and steadyblk's command (or why it
+# was skipped), for the results directory.
 env_report() {
   echo "date: $(date -Is)"
   echo "host: $(hostname)"
@@ -332,6 +459,7 @@ env_report() {
   echo "nbdkit: $(nbdkit --version)"
   echo "qemu-storage-daemon: $(qemu-storage-daemon --version | head -n1)"
   echo "runtime: ${RUNTIME}s, ramp: ${RAMP}s"
+  echo "steadyblk: ${SKIPPED:-$STEADYBLK ${STEADYBLK_EXTRA[*]}}"
 }
 
 # results_dir SUFFIX : a fresh bench/results/<date>-<host>/ (time of day included

@@ -17,93 +17,52 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_PROXIES=(steadyblk qsd-nbd nbdkit-retry)
+ALL_NAMES=(steadyblk qsd-nbd nbdkit-retry)
+NAME_KIND=proxy
+NAME_TOOL=([qsd-nbd]=qemu-storage-daemon [nbdkit-retry]=nbdkit)
 PEERS=qsd-nbd,nbdkit-retry
 
 usage() {
   cat <<EOF
 usage: $0 [options]
-  --runtime S       measured seconds per fio job (default $RUNTIME)
-  --ramp S          ramp seconds before measuring (default $RAMP)
-  --only LIST       proxies to run, comma-separated: ${ALL_PROXIES[*]}
-  --jobs LIST|none  fio jobs, comma-separated: ${ALL_JOBS[*]}; none skips part 1
+$(common_usage)
+  --jobs none       skips part 1 (throughput)
   --reps N          recovery repetitions per proxy (default 5; 0 skips part 2)
   --outage S        seconds the backend stays dead (default 3)
-  --size MiB        size of the test file in /dev/shm (default 1024)
 env: STEADYBLK (default build/steadyblk or build/src/daemon/steadyblk),
      STEADYBLK_EXTRA_ARGS (default "--rerror retry --werror retry")
 EOF
 }
 
-only=$(IFS=,; echo "${ALL_PROXIES[*]}")
-jobs_list=$(IFS=,; echo "${ALL_JOBS[*]}")
 reps=5
 outage=3
-size_mib=1024
-while (( $# )); do
+own_option() {
   case $1 in
-    --runtime) RUNTIME=${2:?}; shift 2 ;;
-    --ramp)    RAMP=${2:?}; shift 2 ;;
-    --only)    only=${2:?}; shift 2 ;;
-    --jobs)    jobs_list=${2:?}; shift 2 ;;
-    --reps)    reps=${2:?}; shift 2 ;;
-    --outage)  outage=${2:?}; shift 2 ;;
-    --size)    size_mib=${2:?}; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument '$1'" ;;
+    --reps)   reps=${2:?} ;;
+    --outage) outage=${2:?} ;;
+    *) return 1 ;;
   esac
-done
-[[ $RUNTIME =~ ^[0-9]+$ && $RAMP =~ ^[0-9]+$ && $reps =~ ^[0-9]+$ &&
-   $outage =~ ^[0-9]+$ && $size_mib =~ ^[0-9]+$ ]] ||
-  die "--runtime, --ramp, --reps, --outage and --size take whole numbers"
+}
+
+parse_options "$@"
+[[ $reps =~ ^[0-9]+$ && $outage =~ ^[0-9]+$ ]] || die "--reps and --outage take whole numbers"
 JOBS=()
-[[ $jobs_list == none ]] || parse_jobs "$jobs_list"
-IFS=, read -r -a PROXIES <<<"$only"
-for p in "${PROXIES[@]}"; do
-  [[ " ${ALL_PROXIES[*]} " == *" $p "* ]] || die "unknown proxy '$p' (known: ${ALL_PROXIES[*]})"
-done
-
-require_tools fio jq nbdinfo timeout getconf qemu-nbd
-for p in "${PROXIES[@]}"; do
-  case $p in
-    qsd-nbd)      require_tools qemu-storage-daemon ;;
-    nbdkit-retry) require_tools nbdkit ;;
-  esac
-done
+[[ $JOBS_LIST == none ]] || parse_jobs "$JOBS_LIST"
+require_tools qemu-nbd
 (( reps == 0 )) || require_python_nbd
-
-find_steadyblk
+select_runnable
 # The peers hide a lost backend by default; steadyblk reports errors unless
 # told to retry, so the default here asks it to.  Set STEADYBLK_EXTRA_ARGS
 # (even to "") to override; it is word-split on purpose.
 read -r -a STEADYBLK_EXTRA <<<"${STEADYBLK_EXTRA_ARGS---rerror retry --werror retry}"
 
-ran=()
-skipped=
-for p in "${PROXIES[@]}"; do
-  if [[ $p == steadyblk && ! -x $STEADYBLK ]]; then
-    skipped="skipped, $STEADYBLK not found or not executable (set STEADYBLK=)"
-    note "steadyblk: $skipped"
-  else
-    ran+=("$p")
-  fi
-done
-(( ${#ran[@]} )) || die "no proxy to run"
-
-install_trap
-BENCH_TMP=$(mktemp -d /tmp/steadyblk-proxy.XXXXXX)
-SOCK=$BENCH_TMP/s.sock           # the proxy's export
-URI="nbd+unix:///?socket=$SOCK"
+bench_tmp proxy                  # SOCK: the proxy's export
 BSOCK=$BENCH_TMP/backend.sock    # the backend qemu-nbd, absolute for qemu-nbd
 BURI="nbd+unix:///?socket=$BSOCK"
 
 file=/dev/shm/steadyblk-proxy-$$.img
-make_test_file "$file" "$size_mib"
-if direct_io_works "$file"; then
-  QEMU_NBD_CACHE=(--cache=none --aio=native)
-else
-  QEMU_NBD_CACHE=(--cache=writeback --aio=threads)
-fi
+make_test_file "$file" "$SIZE_MIB"
+qemu_nbd_cache "$file"
 # --shared=8: a proxy may open several connections to its backend (and our
 # readiness probe is one more); qemu-nbd's default of one client at a time
 # would leave the extra ones waiting in the listen backlog.
@@ -113,7 +72,6 @@ out=$(results_dir proxy)
 {
   env_report
   echo "backend: ${BACKEND_CMD[*]}"
-  echo "steadyblk: ${skipped:-$STEADYBLK ${STEADYBLK_EXTRA[*]}}"
   echo "recovery: $reps reps, ${outage}s outage"
 } >"$out/env.txt"
 note "results in $out"
@@ -121,9 +79,7 @@ note "results in $out"
 # proxy_cmd NAME : set CMD to the proxy's command line (see TESTING.md).
 proxy_cmd() {
   case $1 in
-    steadyblk)
-      CMD=("$STEADYBLK" --foreground --pidfile "$BENCH_TMP/steadyblk.pid"
-           --export "$URI" "${STEADYBLK_EXTRA[@]}" "$BURI") ;;
+    steadyblk) steadyblk_cmd "$BURI" ;;
     qsd-nbd)
       CMD=(qemu-storage-daemon
            --blockdev "driver=nbd,node-name=n0,server.type=unix,server.path=$BSOCK,reconnect-delay=10"
@@ -150,24 +106,9 @@ if (( ${#JOBS[@]} )); then
   for j in "${JOBS[@]}"; do
     run_job direct "$j" "$BURI" "$out" "$BACKEND_PID"
   done
-  for p in "${ran[@]}"; do
+  for p in "${RUNNABLE[@]}"; do
     proxy_cmd "$p"
-    note "starting $p: ${CMD[*]}"
-    if ! start_server "$out/raw/$p.log" "$SOCK" "$URI" "${CMD[@]}"; then
-      echo "$p: failed to start" >>"$out/env.txt"
-      continue
-    fi
-    for j in "${JOBS[@]}"; do
-      # CPU of the proxy in the table; the backend's goes to extra_cpu_s.
-      run_job "$p" "$j" "$URI" "$out" "$SERVER_PID" "$BACKEND_PID"
-      if ! pid_alive "$SERVER_PID"; then
-        note "$p died during $j; skipping its other jobs (see $out/raw/$p.log)"
-        echo "$p: died during $j" >>"$out/env.txt"
-        break
-      fi
-      pid_alive "$BACKEND_PID" || die "the backend qemu-nbd died during $p $j"
-    done
-    stop_server "$SERVER_PID"
+    run_jobs "$p" "$out" "$BACKEND_PID"
   done
   stop_server "$BACKEND_PID"
 fi
@@ -256,7 +197,7 @@ recovery() {
 
 if (( reps > 0 )); then
   note "part 2: recovery after the backend is SIGKILLed and back after ${outage}s ($reps reps)"
-  for p in "${ran[@]}"; do recovery "$p"; done
+  for p in "${RUNNABLE[@]}"; do recovery "$p"; done
 fi
 
 # ---------------------------------------------------------------- report
@@ -269,7 +210,7 @@ fi
     echo "'direct' is fio straight to the backend, no proxy (its CPU is the backend's)."
     echo
     cols=direct
-    for p in "${PROXIES[@]}"; do cols+=",$p"; done
+    for p in "${NAMES[@]}"; do cols+=",$p"; done
     print_table "$out/results.jsonl" steadyblk "$PEERS" "$cols"
     echo
   fi

@@ -3,9 +3,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/loop.h"
 #include "base/parse.h"
@@ -99,4 +101,15 @@ const char *sb_errno_name(int err)
 {
 	const char *n = strerrorname_np(err < 0 ? -err : err);
 	return n ? n : "E?";
+}
+
+char *sb_absolute_path(const char *path)
+{
+	char cwd[PATH_MAX], *abs;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return abs;
 }

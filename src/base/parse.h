@@ -19,6 +19,11 @@ int sb_parse_uint(const char *s, uint64_t max, uint64_t *out, struct sb_error **
 /* Formats a duration the way sb_parse_duration reads it back. */
 void sb_format_duration(uint64_t ns, char *buf, size_t len);
 
+/* Returns @path made absolute against the current directory (a new string
+ * to free), so that it still names the same file after the daemon changes
+ * directory; NULL if out of memory or the current directory is unknown. */
+char *sb_absolute_path(const char *path);
+
 /* errno names: "EIO" <-> 5, through glibc's own table.  Returns 0 if unknown. */
 int sb_errno_from_name(const char *name);
 /* Returns "EIO" for 5 (sign ignored), or "E?" for an unknown number. */

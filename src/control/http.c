@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/parse.h"
 #include "control/http.h"
 #include "control/listen.h"
 
@@ -334,10 +335,10 @@ static int server_listen(struct sb_http_server *srv, const char *addr, struct sb
 	if (!*path)
 		return sb_error_set(errp, "'unix:' needs a socket path, e.g. "
 				    "unix:/run/steadyblk/metrics.sock");
-	if (!(srv->unix_path = strdup(path)))
+	if (!(srv->unix_path = sb_absolute_path(path)))
 		return sb_error_set(errp, "out of memory");
-	snprintf(srv->where, sizeof(srv->where), "%s", addr);
-	srv->fd = sb_listen_unix(path, 0660, errp);
+	snprintf(srv->where, sizeof(srv->where), "unix:%s", srv->unix_path);
+	srv->fd = sb_listen_unix(srv->unix_path, 0660, errp);
 	return srv->fd < 0 ? -1 : 0;
 }
 

@@ -3,9 +3,11 @@
  * endpoint: unix sockets with their permissions set before they exist,
  * stale socket files replaced, numeric TCP addresses. */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,7 +51,8 @@ int sb_listen_unix(const char *path, mode_t mode, struct sb_error **errp)
 	int fd;
 
 	if (len >= sizeof(sa.sun_path))
-		return sb_error_set(errp, "the path is longer than %zu bytes", sizeof(sa.sun_path) - 1);
+		return sb_error_set(errp, "the path is longer than %zu bytes",
+				    sizeof(sa.sun_path) - 1);
 	memcpy(sa.sun_path, path, len + 1);
 	if (remove_stale(&sa, errp) < 0)
 		return -1;

@@ -161,7 +161,9 @@ static void write_connected(FILE *out, const struct sb_metrics *m)
 	for (size_t i = 0; i < m->ndisks; i++) {
 		struct sb_disk *disk = m->disks[i].disk;
 
-		sample_u64(out, "steadyblk_backend_connected", disk, sb_disk_backend(disk)->connected);
+		bool up = sb_disk_backend(disk)->connected;
+
+		sample_u64(out, "steadyblk_backend_connected", disk, up);
 	}
 }
 
@@ -226,15 +228,18 @@ static void write_hang_histogram(FILE *out, const struct sb_metrics *m)
 		uint64_t cumulated = 0;
 
 		for (size_t b = 0; b <= NBUCKETS; b++) {
+			char le[16] = "+Inf";
+
+			if (b < NBUCKETS)
+				snprintf(le, sizeof(le), "%g", hang_buckets[b]);
 			cumulated += dm->hangs_in[b];
 			series(out, "steadyblk_hang_duration_seconds_bucket", dm->disk);
-			if (b < NBUCKETS)
-				fprintf(out, ",le=\"%g\"} %" PRIu64 "\n", hang_buckets[b], cumulated);
-			else
-				fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", cumulated);
+			fprintf(out, ",le=\"%s\"} %" PRIu64 "\n", le, cumulated);
 		}
-		sample_seconds(out, "steadyblk_hang_duration_seconds_sum", dm->disk, dm->hang_sum_ns);
-		sample_u64(out, "steadyblk_hang_duration_seconds_count", dm->disk, dm->hang_count);
+		sample_seconds(out, "steadyblk_hang_duration_seconds_sum", dm->disk,
+			       dm->hang_sum_ns);
+		sample_u64(out, "steadyblk_hang_duration_seconds_count", dm->disk,
+			   dm->hang_count);
 	}
 }
 

@@ -89,9 +89,12 @@ static json_t *errors_json(const struct sb_disk_stats *st)
 {
 	json_t *o = json_object();
 
-	for (int e = 1; o && e < SB_ERRNO_STATS; e++)
-		if (st->errors_by_errno[e])
-			json_object_set_new(o, sb_errno_name(e), sb_qmp_uint(st->errors_by_errno[e]));
+	for (int e = 1; o && e < SB_ERRNO_STATS; e++) {
+		uint64_t n = st->errors_by_errno[e];
+
+		if (n)
+			json_object_set_new(o, sb_errno_name(e), sb_qmp_uint(n));
+	}
 	if (o && st->errors_by_errno[0])
 		json_object_set_new(o, "other", sb_qmp_uint(st->errors_by_errno[0]));
 	return o;
@@ -116,7 +119,7 @@ static json_t *counters_json(const struct sb_disk_stats *st)
 struct exports_walk {
 	struct sb_disk *disk;
 	json_t *list;                   /* [{"name", "uri", "read-only", "clients"}] */
-	json_t *by_index;               /* every export of the server, by index; null if another disk's */
+	json_t *by_index;               /* the server's exports by index (null: another disk's) */
 };
 
 static void walk_export(void *opaque, const struct sb_nbd_export_view *e)
@@ -136,8 +139,10 @@ static void walk_export(void *opaque, const struct sb_nbd_export_view *e)
 static void walk_client(void *opaque, const struct sb_nbd_client_view *c)
 {
 	struct exports_walk *w = opaque;
-	json_t *e = c->export_index < 0 ? NULL : json_array_get(w->by_index, (size_t)c->export_index);
+	json_t *e = NULL;
 
+	if (c->export_index >= 0)
+		e = json_array_get(w->by_index, (size_t)c->export_index);
 	if (json_is_object(e))
 		json_array_append_new(json_object_get(e, "clients"),
 				      json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)c->id,

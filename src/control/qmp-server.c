@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/parse.h"
 #include "control/json-stream.h"
 #include "control/listen.h"
 #include "control/qmp-internal.h"
@@ -369,7 +370,7 @@ struct sb_qmp_server *sb_qmp_server_new(struct sb_loop *loop, const char *path,
 	if (hooks)
 		srv->hooks = *hooks;
 	srv->ndisks = ndisks;
-	srv->path = strdup(path);
+	srv->path = sb_absolute_path(path); /* removed at exit, maybe from another directory */
 	srv->disks = calloc(ndisks ? ndisks : 1, sizeof(*srv->disks));
 	if (!srv->path || !srv->disks) {
 		sb_error_set(errp, "QMP socket %s: out of memory", path);
@@ -377,7 +378,7 @@ struct sb_qmp_server *sb_qmp_server_new(struct sb_loop *loop, const char *path,
 	}
 	memcpy(srv->disks, disks, ndisks * sizeof(*srv->disks));
 
-	srv->fd = sb_listen_unix(path, 0600, errp);
+	srv->fd = sb_listen_unix(srv->path, 0600, errp);
 	if (srv->fd < 0) {
 		sb_error_prefix(errp ? *errp : NULL, "QMP socket %s", path);
 		goto fail;

@@ -55,9 +55,11 @@ uint64_t sb_hold_oldest_age(const struct sb_disk *disk, uint64_t now)
 	return oldest && now > oldest ? now - oldest : 0;
 }
 
-static void hang_begin(struct sb_disk *disk)
+/* @now is when the first request was held, so a hang's duration and its
+ * requests' ages agree to the nanosecond. */
+static void hang_begin(struct sb_disk *disk, uint64_t now)
 {
-	disk->hung_since_ns = sb_now_ns();
+	disk->hung_since_ns = now;
 	disk->hang_retries = 0;
 	disk->hang_completed = 0;
 	disk->hang_cleared = 0;
@@ -71,13 +73,12 @@ static void hang_end(struct sb_disk *disk)
 	disk->state = SB_DISK_HEALTHY;
 }
 
-static void enter_hung(struct sb_disk *disk)
+static void enter_hung(struct sb_disk *disk, uint64_t now)
 {
-	uint64_t now = sb_now_ns();
 
 	switch (disk->state) {
 	case SB_DISK_HEALTHY:
-		hang_begin(disk);
+		hang_begin(disk, now);
 		disk->state = SB_DISK_HUNG;
 		disk->next_probe_ns = now + sb_policy_backoff(&disk->policy, 0, &disk->rng);
 		disk->probe_attempt = 1;
@@ -97,12 +98,12 @@ static void enter_hung(struct sb_disk *disk)
 	}
 }
 
-static void enter_stopped(struct sb_disk *disk)
+static void enter_stopped(struct sb_disk *disk, uint64_t now)
 {
 	if (disk->state == SB_DISK_STOPPED)
 		return;
 	if (disk->state == SB_DISK_HEALTHY)
-		hang_begin(disk);
+		hang_begin(disk, now);
 	disk->state = SB_DISK_STOPPED;
 	sb_warn("disk %s: stopped after backend error %s; 'cont' resumes it",
 		disk->name, sb_errno_name(disk->stats.last_err));
@@ -152,7 +153,7 @@ static void hold_expire(struct sb_disk *disk, uint64_t now)
 		if (!sb_policy_expired(&disk->policy, req->held_since_ns, now))
 			continue;
 		if (sb_policy_timeout_verdict(&disk->policy) == SB_VERDICT_STOP) {
-			enter_stopped(disk);
+			enter_stopped(disk, now);
 			return;
 		}
 		hold_fail(disk, req);
@@ -231,13 +232,13 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 		if (!req->held_since_ns)
 			req->held_since_ns = now;
 		hold_insert(disk, req);
-		enter_stopped(disk);
+		enter_stopped(disk, now);
 		break;
 	case SB_VERDICT_RETRY:
 		if (!req->held_since_ns)
 			req->held_since_ns = now;
 		hold_insert(disk, req);
-		enter_hung(disk);
+		enter_hung(disk, now);
 		break;
 	}
 	sb_disk_schedule(disk);
@@ -419,7 +420,7 @@ int sb_disk_set_policy(struct sb_disk *disk, const struct sb_policy *p, struct s
 		hang_end(disk);
 		sb_disk_emit(disk, SB_EVENT_RESUMED, 0, 0);
 	} else if (disk->state == SB_DISK_HUNG && any_stop) {
-		enter_stopped(disk);
+		enter_stopped(disk, sb_now_ns());
 	}
 	hold_expire(disk, sb_now_ns());
 	bool ended = hold_settle(disk);

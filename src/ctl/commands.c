@@ -140,7 +140,9 @@ static enum ctl_status watch(struct ctl_qmp *q, uint64_t interval_ns)
 
 			if (now >= next)
 				break;
-			st = ctl_qmp_next_event(q, (int)((next - now) / SB_NS_PER_MS) + 1, &ev, &err);
+			int ms = (int)((next - now) / SB_NS_PER_MS) + 1;
+
+			st = ctl_qmp_next_event(q, ms, &ev, &err);
 			if (st != CTL_OK)
 				return ctl_fail(st, "status: %s", err->msg);
 		}
@@ -172,8 +174,8 @@ enum ctl_status ctl_cmd_status(struct ctl_globals *g, int argc, char **argv)
 		case 'i':
 			if (sb_parse_duration(optarg, &interval_ns, &err) < 0)
 				return ctl_fail(CTL_USAGE, "status: --interval: %s", err->msg);
-			if (interval_ns < 100 * SB_NS_PER_MS)
-				return ctl_fail(CTL_USAGE, "status: --interval: at least 100ms");
+			if (interval_ns < 100 * SB_NS_PER_MS || interval_ns > 3600 * SB_NS_PER_SEC)
+				return ctl_fail(CTL_USAGE, "status: --interval: from 100ms to 1h");
 			interval_set = true;
 			break;
 		default:
@@ -307,25 +309,26 @@ static int policy_arg(json_t *args, const char *name, int c, const char *arg,
 	return -1;
 }
 
+/* A "...-ms" member of @p as the daemon's options write it: "250ms", "2s". */
+static const char *ms_option(json_t *p, const char *key, char *buf, size_t len)
+{
+	sb_format_duration((uint64_t)json_integer_value(json_object_get(p, key)) * SB_NS_PER_MS,
+			   buf, len);
+	return buf;
+}
+
 /* "rerror=report werror=retry retry-interval=1s ...": the policy in force. */
 static void print_policy(const char *disk, json_t *p)
 {
-	char buf[32];
+	char a[32], b[32], c[32];
 	json_t *errs = json_object_get(p, "retry-errors"), *e;
 	size_t i;
 
-	printf("%s: rerror=%s werror=%s", disk, json_string_value(json_object_get(p, "rerror")),
-	       json_string_value(json_object_get(p, "werror")));
-	sb_format_duration(json_integer_value(json_object_get(p, "retry-interval-ms")) * SB_NS_PER_MS,
-			   buf, sizeof(buf));
-	printf(" retry-interval=%s", buf);
-	sb_format_duration(json_integer_value(json_object_get(p, "retry-max-interval-ms")) *
-				   SB_NS_PER_MS, buf, sizeof(buf));
-	printf(" retry-max-interval=%s", buf);
-	sb_format_duration(json_integer_value(json_object_get(p, "retry-timeout-ms")) * SB_NS_PER_MS,
-			   buf, sizeof(buf));
-	printf(" retry-timeout=%s retry-then=%s retry-errors=", buf,
-	       json_string_value(json_object_get(p, "retry-then")));
+	printf("%s: rerror=%s werror=%s retry-interval=%s retry-max-interval=%s "
+	       "retry-timeout=%s retry-then=%s retry-errors=", disk, str_or(p, "rerror", "?"),
+	       str_or(p, "werror", "?"), ms_option(p, "retry-interval-ms", a, sizeof(a)),
+	       ms_option(p, "retry-max-interval-ms", b, sizeof(b)),
+	       ms_option(p, "retry-timeout-ms", c, sizeof(c)), str_or(p, "retry-then", "?"));
 	json_array_foreach(errs, i, e)
 		printf("%s%s", i ? "," : "", json_string_value(e));
 	printf(" max-held-requests=%" JSON_INTEGER_FORMAT " max-held-bytes=%" JSON_INTEGER_FORMAT

@@ -27,7 +27,7 @@ enum ctl_status {
 	CTL_UNREACHABLE = 3,   /* no daemon: cannot connect, no answer in time, connection lost */
 };
 
-/* Set by SIGINT/SIGTERM while a command follows the daemon (--watch, events). */
+/* Set by SIGINT/SIGTERM once ctl_catch_signals() was called. */
 extern volatile sig_atomic_t ctl_interrupted;
 
 /* What every command gets: the global options. */
@@ -79,6 +79,11 @@ enum ctl_status ctl_qmp_next_event(struct ctl_qmp *q, int timeout_ms, json_t **e
 
 void ctl_qmp_close(struct ctl_qmp *q);
 
+/* For the commands that follow the daemon until stopped (--watch, events):
+ * SIGINT and SIGTERM set ctl_interrupted and end the current wait, however
+ * close to it they come. */
+void ctl_catch_signals(void);
+
 /* ---- rendering (render.c) ---- */
 
 /* "850ms", "5.2s", "3m04s", "2h03m". */
@@ -86,9 +91,9 @@ void ctl_fmt_ms(uint64_t ms, char *buf, size_t len);
 /* "512", "64K", "1.5M", "2G" (powers of 1024, the suffixes the parsers read). */
 void ctl_fmt_bytes(uint64_t bytes, char *buf, size_t len);
 
-/* The table of disks (query-disks' return value) for people.  Returns the
- * number of lines written. */
-int ctl_render_status(FILE *out, json_t *disks);
+/* The table of disks (query-disks' return value) for people: a header line
+ * and one line per disk. */
+void ctl_render_status(FILE *out, json_t *disks);
 /* One readable line for one event: local time, disk, name, what it means. */
 void ctl_render_event(FILE *out, json_t *event);
 
@@ -117,9 +122,5 @@ enum ctl_status ctl_common_option(struct ctl_globals *g, char **argv, int c);
 
 /* Call once the options are parsed: a command takes no other argument. */
 enum ctl_status ctl_no_arguments(int argc, char **argv);
-
-/* Catches SIGINT and SIGTERM into ctl_interrupted, so that a command that
- * follows the daemon can stop cleanly. */
-void ctl_catch_signals(void);
 
 #endif

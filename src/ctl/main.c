@@ -12,8 +12,6 @@
 
 #define DEFAULT_TIMEOUT_NS (10 * SB_NS_PER_SEC)
 
-volatile sig_atomic_t ctl_interrupted;
-
 struct command {
 	const char *name;
 	enum ctl_status (*fn)(struct ctl_globals *g, int argc, char **argv);
@@ -175,22 +173,6 @@ enum ctl_status ctl_no_arguments(int argc, char **argv)
 		return ctl_fail(CTL_USAGE, "%s: unexpected argument '%s' (see %s --help)", argv[0],
 				argv[optind], argv[0]);
 	return CTL_CONTINUE;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	ctl_interrupted = 1;
-}
-
-void ctl_catch_signals(void)
-{
-	/* No SA_RESTART: a signal must cut short the wait for the daemon. */
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 }
 
 static const struct option global_options[] = {

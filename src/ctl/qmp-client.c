@@ -9,8 +9,10 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -19,6 +21,34 @@
 #include "ctl/ctl.h"
 
 #define MESSAGE_MAX (16u * 1024 * 1024)   /* a longer line is not a QMP server */
+
+volatile sig_atomic_t ctl_interrupted;
+
+/* Once signals are caught, they are blocked except while waiting (ppoll
+ * unblocks them atomically): one that comes just before a wait is not
+ * lost, it ends the wait at once. */
+static sigset_t wait_sigmask;
+static bool catching;
+
+static void on_signal(int sig)
+{
+	ctl_interrupted = 1;
+}
+
+void ctl_catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &wait_sigmask);
+	catching = true;
+}
 
 static enum ctl_status lost(struct ctl_qmp *q, struct sb_error **errp, const char *why)
 {
@@ -31,14 +61,17 @@ static enum ctl_status lost(struct ctl_qmp *q, struct sb_error **errp, const cha
 static int wait_fd(struct ctl_qmp *q, short events, uint64_t deadline_ns)
 {
 	struct pollfd p = { .fd = q->fd, .events = events };
-	int timeout_ms = -1, r;
+	struct timespec ts, *timeout = NULL;
+	int r;
 
 	if (deadline_ns != UINT64_MAX) {
-		uint64_t now = sb_now_ns();
-		timeout_ms = now >= deadline_ns ? 0
-			     : (int)((deadline_ns - now + SB_NS_PER_MS - 1) / SB_NS_PER_MS);
+		uint64_t now = sb_now_ns(), left = now >= deadline_ns ? 0 : deadline_ns - now;
+
+		ts.tv_sec = (time_t)(left / SB_NS_PER_SEC);
+		ts.tv_nsec = (long)(left % SB_NS_PER_SEC);
+		timeout = &ts;
 	}
-	r = poll(&p, 1, timeout_ms);
+	r = ppoll(&p, 1, timeout, catching ? &wait_sigmask : NULL);
 	if (r < 0)
 		return errno == EINTR ? -1 : 1; /* a real error shows in the next recv */
 	return r;
@@ -48,7 +81,7 @@ static int wait_fd(struct ctl_qmp *q, short events, uint64_t deadline_ns)
  * with *msg set, 0 if more input is needed, -1 on a line that is not JSON. */
 static int take_message(struct ctl_qmp *q, json_t **msg)
 {
-	char *nl = memchr(q->buf, '\n', q->len);
+	char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
 	size_t n;
 
 	if (!nl)

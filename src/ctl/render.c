@@ -100,7 +100,7 @@ static void disk_cells(json_t *d, char (*cell)[CELL])
 	snprintf(cell[COL_CLIENTS], CELL, "%" PRIu64, jint(d, "clients"));
 }
 
-int ctl_render_status(FILE *out, json_t *disks)
+void ctl_render_status(FILE *out, json_t *disks)
 {
 	size_t rows = json_array_size(disks) + 1;
 	char (*cells)[NCOLS][CELL] = calloc(rows, sizeof(*cells));
@@ -108,7 +108,7 @@ int ctl_render_status(FILE *out, json_t *disks)
 
 	if (!cells) {
 		fprintf(out, "(out of memory)\n");
-		return 1;
+		return;
 	}
 	for (int c = 0; c < NCOLS; c++)
 		snprintf(cells[0][c], CELL, "%s", columns[c].title);
@@ -119,17 +119,18 @@ int ctl_render_status(FILE *out, json_t *disks)
 			width[c] = SB_MAX(width[c], (int)strlen(cells[r][c]));
 	for (size_t r = 0; r < rows; r++) {
 		for (int c = 0; c < NCOLS; c++) {
-			const char *sep = c + 1 < NCOLS ? "  " : "";
+			bool last = c + 1 == NCOLS;
+
 			/* The last column is not padded: no trailing blanks. */
 			if (columns[c].right)
-				fprintf(out, "%*s%s", width[c], cells[r][c], sep);
+				fprintf(out, "%*s", width[c], cells[r][c]);
 			else
-				fprintf(out, "%-*s%s", c + 1 < NCOLS ? width[c] : 0, cells[r][c], sep);
+				fprintf(out, "%-*s", last ? 0 : width[c], cells[r][c]);
+			fputs(last ? "" : "  ", out);
 		}
 		fputc('\n', out);
 	}
 	free(cells);
-	return (int)rows;
 }
 
 /* ---- events ---- */

@@ -22,6 +22,7 @@
 #include "backends/backend.h"
 #include "backends/fault.h"
 #include "base/log.h"
+#include "base/parse.h"
 #include "control/metrics.h"
 #include "control/qmp.h"
 #include "core/disk.h"
@@ -256,6 +257,16 @@ int main(int argc, char **argv)
 	}
 	if (d.cfg.verbose)
 		sb_log_verbosity = SB_LOG_DEBUG;
+	/* The daemon changes to / once ready: keep naming the same pidfile. */
+	SB_AUTOFREE char *pidfile = NULL;
+	if (d.cfg.pidfile) {
+		if (!(pidfile = sb_absolute_path(d.cfg.pidfile))) {
+			fprintf(stderr, "steadyblk: --pidfile %s: %s\n", d.cfg.pidfile,
+				strerror(errno));
+			return 1;
+		}
+		d.cfg.pidfile = pidfile;
+	}
 	if (!d.cfg.foreground)
 		sb_daemon_fork();
 

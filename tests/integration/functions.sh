@@ -177,3 +177,34 @@ qemu_io_ok() {
         fail "qemu-io reported an error: $*"
     fi
 }
+
+# start_sb_faulty SIZE SB_ARGS... : steadyblk (start_steadyblk sb) with
+# SB_ARGS serving a fresh SIZE image, $T/disk.img, on $T/s.sock through the
+# fault filter that $T/fault drives (fault_on, outage_for).  Sets uri to the
+# export's URI.
+start_sb_faulty() {
+    make_image "$T/disk.img" "$1"; shift
+    uri=$(sb_uri "$T/s.sock")
+    start_steadyblk sb "$@" --fault-file "$T/fault" --export "$uri" "$T/disk.img"
+}
+
+# qemu_io_bg OUT URI CMD... : qemu-io (bounded) running each CMD on URI in
+# the background, its output in OUT, killed at exit.  Sets QEMU_IO_PID.
+qemu_io_bg() {
+    local out=$1 uri=$2 c args=(); shift 2
+    for c in "$@"; do args+=(-c "$c"); done
+    timeout 60 qemu-io -f raw "$uri" "${args[@]}" >"$out" 2>&1 &
+    QEMU_IO_PID=$!
+    cleanup_add "kill -9 $QEMU_IO_PID"
+}
+
+# pid_gone PID : true once process PID has exited.
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# sb_log_has REGEX [N] : the daemon's log (start_steadyblk NAME sb) has a
+# line matching REGEX (at least N of them).
+sb_log_has() { (($(grep -cE "$1" "$T/sb.log") >= ${2:-1})); }
+
+# sb_log_show REGEX : the daemon's log lines matching REGEX, as comments on
+# stderr, to show what happened; fails if there is none.
+sb_log_show() { grep -E "$1" "$T/sb.log" | sed 's/^/# /' >&2; }

@@ -7,14 +7,17 @@
 # socket in $T, so tests never meet each other or a system tgtd.  tgtd keeps
 # its configuration in memory only: after SIGKILL the target must be created
 # again, which is what a restarted SAN controller looks like to steadyblk.
+# It brings writers.sh (the writers and their checks) along.
 
 requires tgtd tgtadm
+. "$(dirname "${BASH_SOURCE[0]}")/writers.sh"
 
 TGT_IQN=iqn.2026-01.org.steadyblk.test:disk1
 TGT_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])')
 export TGT_IPC_SOCKET=$T/tgt-ipc.sock
 TGT_PID=
+TGT_SERVED=()
 # Evaluated at exit: whichever tgtd runs then.
 cleanup_add 'test -n "$TGT_PID" && kill -9 $TGT_PID'
 
@@ -47,30 +50,55 @@ tgt_export() {
     tgt_adm --op bind --mode target --tid 1 -I ALL || fail "tgtadm: bind"
 }
 
+# tgt_serve FILE [thin] : a new tgtd (tgt_start) exporting FILE (tgt_export),
+# which is also how the target comes back after tgt_crash.
+tgt_serve() {
+    TGT_SERVED=("$@")
+    tgt_start
+    tgt_export "$@"
+}
+
+# start_sb_tgt SIZE [thin] SB_ARGS... : a fresh SIZE image $T/lun.img served
+# by tgtd (tgt_serve), and steadyblk (start_steadyblk sb) with SB_ARGS in
+# front of that LUN, its export on $T/s.sock.  Sets uri to that export's URI.
+start_sb_tgt() {
+    local size=$1 lun=("$T/lun.img"); shift
+    if [[ ${1:-} == thin ]]; then lun+=(thin); shift; fi
+    make_image "$T/lun.img" "$size"
+    tgt_serve "${lun[@]}"
+    uri=$(sb_uri "$T/s.sock")
+    start_steadyblk sb "$@" --export "$uri" "$(tgt_url)"
+}
+
 # tgt_signal SIGNAL : sends SIGNAL to tgtd.
 tgt_signal() { kill "-$1" "$TGT_PID"; }
 
 # tgt_crash : SIGKILL, and waits (bounded) until tgtd is gone.
 tgt_crash() {
     kill -9 "$TGT_PID" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$TGT_PID" 2>/dev/null; do
-        ((SECONDS < deadline)) || fail "tgtd survived SIGKILL for 10 s"
-        sleep 0.05
-    done
+    wait_for 10 pid_gone "$TGT_PID" || fail "tgtd survived SIGKILL for 10 s"
     wait "$TGT_PID" 2>/dev/null || true
     TGT_PID=
 }
+
+# tgt_restart SECONDS : the SAN crashes (tgt_crash) and comes back SECONDS
+# later, serving what it served before (tgt_serve).
+tgt_restart() {
+    tgt_crash
+    sleep "$1"
+    tgt_serve "${TGT_SERVED[@]}"
+    info "target back at $(date +%T.%3N)"
+}
+
+# tgt_log_events : steadyblk's log lines about the session, its reconnects and
+# the held requests, as comments: the outage as steadyblk saw it.
+tgt_log_events() { sb_log_show 'iscsi .*(session|reconnect)|disk .*(hold|recovered)'; }
 
 # tgt_stop : the orderly way (tgtd ignores SIGTERM while it has targets).
 tgt_stop() {
     tgt_adm --op delete --force --mode target --tid 1 || true
     tgt_adm --op delete --mode system || true
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$TGT_PID" 2>/dev/null; do
-        ((SECONDS < deadline)) || { tgt_crash; return; }
-        sleep 0.05
-    done
+    wait_for 10 pid_gone "$TGT_PID" || { tgt_crash; return; }
     wait "$TGT_PID" 2>/dev/null || true
     TGT_PID=
 }

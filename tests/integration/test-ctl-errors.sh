@@ -26,7 +26,8 @@ expect 2 "status: --bogus: unknown option" --socket "$T/x" status --bogus
 expect 2 "status: -z: unknown option" --socket "$T/x" status -z
 expect 2 "status: unexpected argument 'disk0'" --socket "$T/x" status disk0
 expect 2 "status: --interval goes with --watch" --socket "$T/x" status --interval 2s
-expect 2 "status: --interval: at least 100ms" --socket "$T/x" status --watch --interval 10ms
+expect 2 "status: --interval: from 100ms to 1h" --socket "$T/x" status --watch --interval 10ms
+expect 2 "status: --interval: from 100ms to 1h" --socket "$T/x" status --watch --interval 1000h
 expect 2 "--timeout: must be more than 0" --socket "$T/x" --timeout 0 status
 expect 2 "--timeout: 'soon' is not a duration" --socket "$T/x" --timeout soon status
 expect 2 "cont: --disk: missing argument" --socket "$T/x" cont --disk

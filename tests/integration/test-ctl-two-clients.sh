@@ -15,8 +15,7 @@ start_steadyblk sb --werror retry --retry-interval 1s --fault-file "$T/outage" \
 ctl_follow a --json
 ctl_follow b --json
 ctl_follow c
-timeout 60 "$STEADYBLKCTL" --socket "$T/qmp.sock" status --watch --interval 200ms \
-    >"$T/watch.out" 2>&1 &
+"$STEADYBLKCTL" --socket "$T/qmp.sock" status --watch --interval 200ms >"$T/watch.out" 2>&1 &
 CTL_PID_watch=$!
 cleanup_add "kill $CTL_PID_watch"
 

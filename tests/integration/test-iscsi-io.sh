@@ -16,11 +16,7 @@ for py in python3 /usr/bin/python3 ""; do
     "$py" -c 'import nbd' 2>/dev/null && break
 done
 
-make_image "$T/lun.img" 64M
-tgt_start
-tgt_export "$T/lun.img" thin
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --export "$uri" "$(tgt_url)"
+start_sb_tgt 64M thin
 
 info_json=$(timeout 20 nbdinfo --json "$uri") || fail "nbdinfo failed"
 check() {

@@ -5,28 +5,18 @@
 # no error, and every block reads back from the LUN's own file.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/functions.sh"
-. "$here/nbd-backend.sh" # the writers and their checks
 . "$here/iscsi-target.sh"
+requires qemu-io
 
-make_image "$T/lun.img" 64M
-tgt_start
-tgt_export "$T/lun.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --backend-timeout 5s --export "$uri" "$(tgt_url)"
+start_sb_tgt 64M --werror retry --rerror retry --retry-interval 200ms --backend-timeout 5s
 
 qemu_io_writer "$uri" 60
 sleep 1
-tgt_crash
-sleep 3
-tgt_start
-tgt_export "$T/lun.img"
+tgt_restart 3
 t_up=$(now_ms)
-info "target back at $(date +%T.%3N)"
-writer_wait
-info "writer done $(($(now_ms) - t_up)) ms after the target was back"
+writer_wait_since "$t_up" "the target was back"
 sb_log_has 'session lost' || fail "the session was never lost: the test proved nothing"
 sb_log_has 're-established' || fail "steadyblk did not log its reconnect"
-grep -E 'iscsi .*(session|reconnect)|disk .*(hold|recovered)' "$T/sb.log" | sed 's/^/# /' >&2
+tgt_log_events
 stop_steadyblk sb
 qemu_io_verify_file "$T/lun.img" 60

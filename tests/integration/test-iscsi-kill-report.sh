@@ -8,12 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/iscsi-target.sh"
 requires qemu-io
 
-make_image "$T/lun.img" 16M
-tgt_start
-tgt_export "$T/lun.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror report --rerror report --backend-timeout 5s \
-    --export "$uri" "$(tgt_url)"
+start_sb_tgt 16M --werror report --rerror report --backend-timeout 5s
 qemu_io_ok "$uri" 'write -P 0x5a 0 64k'
 
 tgt_crash
@@ -25,8 +20,7 @@ grep -q 'write failed' <<<"$out" || fail "expected a failed write, got: $out"
 ((elapsed < 3000)) || fail "report took ${elapsed} ms: it should be immediate"
 info "the client saw '$(grep -m1 'write failed' <<<"$out")' after ${elapsed} ms"
 
-tgt_start
-tgt_export "$T/lun.img"
+tgt_serve "$T/lun.img"
 wait_for 15 grep -q 're-established' "$T/sb.log" || fail "no reconnect within 15 s"
 qemu_io_ok "$uri" 'read -P 0x5a 0 64k' 'write -P 0x5c 0 64k' 'read -P 0x5c 0 64k'
 stop_steadyblk sb

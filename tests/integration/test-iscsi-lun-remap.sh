@@ -7,15 +7,10 @@
 # every block reads back from the LUN's own file.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/functions.sh"
-. "$here/nbd-backend.sh" # the writers and their checks
 . "$here/iscsi-target.sh"
+requires qemu-io
 
-make_image "$T/lun.img" 64M
-tgt_start
-tgt_export "$T/lun.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --backend-timeout 5s --export "$uri" "$(tgt_url)"
+start_sb_tgt 64M --werror retry --rerror retry --retry-interval 200ms --backend-timeout 5s
 
 qemu_io_writer "$uri" 40
 sleep 1
@@ -23,10 +18,9 @@ tgt_adm --op delete --mode logicalunit --tid 1 --lun 1 || fail "tgtadm: delete L
 sleep 2
 tgt_adm --op new --mode logicalunit --tid 1 --lun 1 -b "$T/lun.img" || fail "tgtadm: new LUN"
 t_up=$(now_ms)
-writer_wait
-info "writer done $(($(now_ms) - t_up)) ms after the LUN was back"
+writer_wait_since "$t_up" "the LUN was back"
 sb_log_has 'the LUN is gone' || fail "the LUN was never missed: the test proved nothing"
 sb_log_has 're-established' || fail "steadyblk did not log its reconnect"
-grep -E 'iscsi .*(session|reconnect)|disk .*(hold|recovered)' "$T/sb.log" | sed 's/^/# /' >&2
+tgt_log_events
 stop_steadyblk sb
 qemu_io_verify_file "$T/lun.img" 40

@@ -51,7 +51,7 @@ big=$(head -c 9000 /dev/zero | tr '\0' a)
 
 # Idle clients hold a slot each, not the endpoint.
 for i in 1 2 3 4 5; do
-    timeout 30 socat -u - "TCP:127.0.0.1:$port" </dev/zero >/dev/null 2>&1 &
+    sleep 30 | timeout 30 socat -u - "TCP:127.0.0.1:$port" &
     cleanup_add "kill $!"
 done
 sleep 0.3

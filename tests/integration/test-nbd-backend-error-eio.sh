@@ -10,15 +10,11 @@
 make_image "$T/disk.img" 64M
 start_nbdkit nk "$T/be.sock" --filter=error file "$T/disk.img" \
     error=EIO error-rate=100% error-file="$T/flag"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --retry-max-interval 1s --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror retry --rerror retry --retry-interval 200ms --retry-max-interval 1s
 
 qemu_io_writer "$uri" 50
 sleep 1
-touch "$T/flag"
-sleep 3
-rm -f "$T/flag"
+errors_for "$T/flag" 3
 writer_wait
 sb_log_has 'backend error EIO, holding' || fail "no EIO was held: the test proved nothing"
 sb_log_has 'connection lost' && fail "an EIO reply must not cost the connection"

@@ -8,8 +8,7 @@
 . "$(dirname "$0")/nbd-backend.sh"
 
 start_nbdkit nk "$T/be.sock" --filter=log memory 16M logfile="$T/server.log"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd
 
 # qemu-io's default cache mode, writethrough, would make every write FUA.
 timeout 60 qemu-io -f raw -t writeback "$uri" -c 'write -P 0x11 0 64k' \

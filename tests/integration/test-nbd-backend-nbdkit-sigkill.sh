@@ -8,18 +8,13 @@
 
 make_image "$T/disk.img" 64M
 start_nbdkit nk "$T/be.sock" file "$T/disk.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror retry --rerror retry --retry-interval 200ms
 
 fio_writer "$uri" 16M 8
 sleep 1.5
-kill_server nk KILL
-sleep 3
-start_nbdkit nk "$T/be.sock" file "$T/disk.img"
+restart_server nk KILL 3
 t_up=$(now_ms)
-writer_wait
-info "writer done $(($(now_ms) - t_up)) ms after nbdkit came back"
+writer_wait_since "$t_up" "nbdkit came back"
 sb_log_has 'connection lost' || fail "the connection was never lost: the test proved nothing"
 sb_log_has 'reconnected' || fail "steadyblk did not log its reconnect"
 stop_steadyblk sb

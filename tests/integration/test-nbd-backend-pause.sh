@@ -10,15 +10,11 @@ requires socat jq
 
 make_image "$T/disk.img" 64M
 start_nbdkit nk "$T/be.sock" --filter=pause file "$T/disk.img" pause-control="$T/ctl.sock"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --backend-timeout 10s --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror retry --rerror retry --retry-interval 200ms --backend-timeout 10s
 
 fio_writer "$uri" 16M 8
 sleep 1.5
-pause_ctl "$T/ctl.sock" p
-sleep 3
-pause_ctl "$T/ctl.sock" r
+pause_for "$T/ctl.sock" 3
 writer_wait
 sb_log_has 'connection lost' && fail "a paused server within the timeout must keep its connection"
 # The writer really waited for the paused server.

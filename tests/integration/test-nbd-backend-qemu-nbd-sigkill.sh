@@ -9,15 +9,11 @@ requires qemu-nbd
 
 make_image "$T/disk.img" 64M
 start_qemu_nbd qn "$T/be.sock" "$T/disk.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror retry --rerror retry --retry-interval 200ms
 
 qemu_io_writer "$uri" 60
 sleep 1
-kill_server qn KILL
-sleep 3
-start_qemu_nbd qn "$T/be.sock" "$T/disk.img"
+restart_server qn KILL 3
 writer_wait
 sb_log_has 'connection lost' || fail "the connection was never lost: the test proved nothing"
 sb_log_has 'reconnected' || fail "steadyblk did not log its reconnect"

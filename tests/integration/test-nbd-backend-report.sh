@@ -9,8 +9,7 @@
 
 make_image "$T/disk.img" 16M
 start_nbdkit nk "$T/be.sock" file "$T/disk.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror report --rerror report --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror report --rerror report
 
 qemu_io_ok "$uri" 'write -P 0xb1 0 64k'
 kill_server nk KILL

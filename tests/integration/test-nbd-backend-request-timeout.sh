@@ -12,15 +12,12 @@ requires socat jq
 
 make_image "$T/disk.img" 64M
 start_nbdkit nk "$T/be.sock" --filter=pause file "$T/disk.img" pause-control="$T/ctl.sock"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --backend-timeout 2s --qmp "$T/qmp.sock" --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror retry --rerror retry --retry-interval 200ms --backend-timeout 2s \
+    --qmp "$T/qmp.sock"
 
 qemu_io_writer "$uri" 60
 sleep 1
-pause_ctl "$T/ctl.sock" p
-sleep 5
-pause_ctl "$T/ctl.sock" r
+pause_for "$T/ctl.sock" 5
 writer_wait
 sb_log_has 'connection lost \(ETIMEDOUT\): a request got no answer within 2000 ms' ||
     fail "the backend timeout never fired: the test proved nothing"

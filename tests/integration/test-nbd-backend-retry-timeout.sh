@@ -9,9 +9,7 @@
 
 make_image "$T/disk.img" 16M
 start_nbdkit nk "$T/be.sock" file "$T/disk.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --retry-timeout 2s --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror retry --rerror retry --retry-interval 200ms --retry-timeout 2s
 
 kill_server nk KILL
 sleep 0.3

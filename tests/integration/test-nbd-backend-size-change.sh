@@ -11,9 +11,7 @@
 make_image "$T/disk.img" 64M
 make_image "$T/other.img" 32M
 start_nbdkit nk "$T/be.sock" file "$T/disk.img"
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --export "$uri" "$(sb_uri "$T/be.sock")"
+start_sb_nbd --werror retry --rerror retry --retry-interval 200ms
 
 qemu_io_writer "$uri" 60
 sleep 1

@@ -5,10 +5,7 @@
 . "$(dirname "$0")/functions.sh"
 requires qemu-io
 
-make_image "$T/disk.img" 16M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 100ms \
-    --retry-max-interval 200ms --fault-file "$T/fault" --export "$uri" "$T/disk.img"
+start_sb_faulty 16M --werror retry --rerror retry --retry-interval 100ms --retry-max-interval 200ms
 
 fault_on "$T/fault" "write EIO"
 sleep 0.3

@@ -5,11 +5,8 @@
 . "$(dirname "$0")/functions.sh"
 requires fio
 
-make_image "$T/disk.img" 256M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --retry-max-interval 500ms --max-held-requests 64 --max-held-bytes 8M \
-    --fault-file "$T/fault" --export "$uri" "$T/disk.img"
+start_sb_faulty 256M --werror retry --rerror retry --retry-interval 200ms \
+    --retry-max-interval 500ms --max-held-requests 64 --max-held-bytes 8M
 pid=$SB_PID_sb
 
 fault_on "$T/fault" "write EIO"

@@ -5,10 +5,7 @@
 . "$(dirname "$0")/functions.sh"
 requires qemu-io
 
-make_image "$T/disk.img" 64M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --retry-interval 200ms \
-    --retry-max-interval 1s --fault-file "$T/fault" --export "$uri" "$T/disk.img"
+start_sb_faulty 64M --werror retry --rerror retry --retry-interval 200ms --retry-max-interval 1s
 
 t0=$(now_ms)
 outage_for "$T/fault" 5 "all EIO"

@@ -5,16 +5,12 @@
 . "$(dirname "$0")/functions.sh"
 requires qemu-io socat jq
 
-make_image "$T/disk.img" 16M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror stop --rerror report --fault-file "$T/fault" \
-    --qmp "$T/qmp.sock" --export "$uri" "$T/disk.img"
+start_sb_faulty 16M --werror stop --rerror report --qmp "$T/qmp.sock"
 
 fault_on "$T/fault" "write EIO"
 sleep 0.3
-timeout 60 qemu-io -f raw "$uri" -c 'write -P 0xd1 0 64k' >"$T/w.out" 2>&1 &
-w=$!
-cleanup_add "kill -9 $w"
+qemu_io_bg "$T/w.out" "$uri" 'write -P 0xd1 0 64k'
+w=$QEMU_IO_PID
 wait_for 10 grep -q 'stopped after' "$T/sb.log" || fail "the disk did not stop"
 out=$(qmp "$T/qmp.sock" '{"execute":"query-disks"}')
 state=$(jq -r 'select(.return | type == "array") | .return[0].state' <<<"$out")

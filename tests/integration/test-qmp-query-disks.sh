@@ -22,6 +22,9 @@ json_ok "$d" '.policy | ."retry-interval-ms" == 250 and ."retry-timeout-ms" == 6
 json_ok "$d" '.counters | .requests.total == 0 and .errors == 0 and .hangs == 0
     and ."last-errno" == null and ."hang-time-ms" == 0'
 json_ok "$d" '.held == 0 and ."held-bytes" == 0 and ."oldest-held-age-ms" == 0 and .inflight == 0'
+json_ok "$d" '."hang-age-ms" == 0 and .counters."errors-by-errno" == {} and .backend.state == null'
+json_ok "$d" ".exports == [{\"name\": \"\", \"uri\": \"$uri\", \"read-only\": false,
+    \"clients\": []}] and .clients == 0"
 
 qemu_io_ok "$uri" 'write -P 0x5a 0 64k' 'read -P 0x5a 0 64k'
 d=$(qmp_reply "$T/qmp.sock" '{"execute":"query-disks"}' | jq -c '.return[0]')

@@ -6,16 +6,12 @@
 . "$(dirname "$0")/functions.sh"
 requires qemu-io
 
-make_image "$T/disk.img" 16M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --rerror retry --fault-file "$T/fault" \
-    --export "$uri" "$T/disk.img"
+start_sb_faulty 16M --werror retry --rerror retry
 
 fault_on "$T/fault" "write EIO"
 sleep 0.3
-timeout 60 qemu-io -f raw "$uri" -c 'write -P 0xee 0 64k' >"$T/w.out" 2>&1 &
-w=$!
-cleanup_add "kill -9 $w"
+qemu_io_bg "$T/w.out" "$uri" 'write -P 0xee 0 64k'
+w=$QEMU_IO_PID
 wait_for 10 grep -q 'holding requests' "$T/sb.log" || fail "the write was never held"
 t0=$(now_ms)
 stop_steadyblk sb 5

@@ -274,8 +274,10 @@ static void test_new_requests_queue_behind_held(void **state)
 {
 	struct fx *f = *state;
 	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
-	f->policy.retry_interval_ns = 50 * SB_NS_PER_MS;
-	f->policy.retry_max_interval_ns = 50 * SB_NS_PER_MS;
+	/* A probe interval far beyond the test, so a slow machine cannot probe
+	 * early; retry-now releases the queue when the test is ready. */
+	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC;
+	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
 	open_disk(f);
 	f->stub->fail_err = -EIO;
 	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
@@ -287,6 +289,7 @@ static void test_new_requests_queue_behind_held(void **state)
 	run_for(f, 5);
 	assert_int_equal(f->stub->submitted, 1);
 	assert_int_equal(f->ndone[1] + f->ndone[2], 0);
+	assert_int_equal(sb_disk_retry_now(f->disk, NULL), 0);
 	run_until_done(f, 2);
 	assert_int_equal(f->norder, 3);
 	assert_int_equal(f->order[0], 0);
@@ -514,6 +517,49 @@ static void test_inflight_of_closed_session_not_retried(void **state)
 	assert_false(saw_event(f, SB_EVENT_HUNG));
 }
 
+/* A hang whose held requests all leave without a recovery still ends with
+ * an event: DISK_CLEARED, never silently. */
+static void test_fenced_hang_ends_cleared(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, &f->session);
+	submit(f, 1, SB_OP_WRITE, 512, 512, &f->session);
+	run_for(f, 5);
+	assert_true(saw_event(f, SB_EVENT_HUNG));
+	sb_disk_detach(&f->session);
+	run_for(f, 5);
+	assert_int_equal(f->ev[f->nev - 1], SB_EVENT_CLEARED);
+	assert_int_equal(f->evdata[f->nev - 1].requests, 2);
+	assert_int_equal(f->evdata[f->nev - 1].state, SB_DISK_HEALTHY);
+	/* The outage goes on: the next failure is a new hang, seen as such. */
+	submit(f, 2, SB_OP_WRITE, 0, 512, &f->other);
+	run_for(f, 5);
+	assert_int_equal(f->ev[f->nev - 1], SB_EVENT_HUNG);
+	assert_int_equal(sb_disk_stats(f->disk)->hangs, 2);
+}
+
+static void test_probe_reported_hang_ends_cleared(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	f->stub->fail_err = -EINVAL; /* the probe gets an error no retry can fix */
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], -EINVAL);
+	run_for(f, 5);
+	assert_int_equal(f->ev[f->nev - 1], SB_EVENT_CLEARED);
+	assert_int_equal(f->evdata[f->nev - 1].requests, 1);
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.state, SB_DISK_HEALTHY);
+}
+
 /* ---- memory bound ---- */
 
 static void test_memory_bound_backpressure(void **state)
@@ -667,6 +713,8 @@ int main(void)
 		T(test_enospc_action),
 		T(test_held_request_fenced_on_disconnect),
 		T(test_inflight_of_closed_session_not_retried),
+		T(test_fenced_hang_ends_cleared),
+		T(test_probe_reported_hang_ends_cleared),
 		T(test_memory_bound_backpressure),
 		T(test_memory_bound_bytes),
 		T(test_set_policy_applies_to_held),

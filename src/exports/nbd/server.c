@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/parse.h"
 #include "exports/nbd/internal.h"
 
 #define SOCKET_MODE 0660                        /* owner and group may connect */
@@ -305,14 +306,11 @@ static int export_describe(struct nbd_export *e, const struct sb_backend *be,
 /* A relative socket path would break once the daemon changes directory. */
 static int absolute_socket(struct nbd_uri *u, struct sb_error **errp)
 {
-	char cwd[PATH_MAX], *abs;
+	char *abs = sb_absolute_path(u->socket);
 
-	if (u->socket[0] == '/')
-		return 0;
-	if (!getcwd(cwd, sizeof(cwd)))
-		return sb_error_set(errp, "getcwd: %s", strerror(errno));
-	if (asprintf(&abs, "%s/%s", cwd, u->socket) < 0)
-		return sb_error_set(errp, "out of memory");
+	if (!abs)
+		return sb_error_set(errp, "%s: cannot make the path absolute: %s", u->socket,
+				    strerror(errno));
 	free(u->socket);
 	u->socket = abs;
 	return 0;
@@ -456,11 +454,13 @@ void sb_nbd_server_foreach_client(const struct sb_nbd_server *srv,
 	const struct nbd_conn *c;
 
 	TAILQ_FOREACH(c, &srv->conns, link) {
+		bool chosen = c->phase == NBD_TRANSMISSION;
+
 		if (c->closing)
 			continue;
 		fn(opaque, &(struct sb_nbd_client_view){
 			.id = c->id, .name = c->name,
-			.export_index = c->phase == NBD_TRANSMISSION ? export_index(srv, c->exp) : -1,
+			.export_index = chosen ? export_index(srv, c->exp) : -1,
 			.pending = c->busy, .inflight = c->inflight });
 	}
 }
