@@ -17,6 +17,8 @@ if [[ ! -e $disk ]]; then
     echo "Created a sparse $size image: $disk"
 fi
 uri="nbd+unix:///?socket=$sock"
+ctl=$(cd "$(dirname "$steadyblk")/../ctl" && pwd)/steadyblkctl
+qmp_do() { echo "echo '{\"execute\":\"qmp_capabilities\"}$1' | socat - UNIX-CONNECT:$qmp"; }
 cat <<MSG
 
 steadyblk serves $disk with werror=retry, rerror=retry.
@@ -24,6 +26,10 @@ steadyblk serves $disk with werror=retry, rerror=retry.
   management:  $qmp  (QMP; e.g. echo '{"execute":"qmp_capabilities"}{"execute":"query-disks"}' | socat - UNIX-CONNECT:$qmp)
   try:         qemu-io -f raw '$uri' -c 'write -P 0xab 0 64k' -c 'read -P 0xab 0 64k'
                nbdinfo '$uri'
+  watch:       $ctl --socket $qmp status --watch
+  an outage:   $(qmp_do '{"execute":"fault-set","arguments":{"op":"write","errno":"EIO"}}')
+               (a writer now waits instead of failing; end it with:)
+               $(qmp_do '{"execute":"fault-clear"}')
 Press Ctrl-C to stop.
 
 MSG
