@@ -16,6 +16,7 @@
 #include "base/loop.h"
 #include "base/parse.h"
 #include "core/policy.h"
+#include "core/policy-options.h"
 #include "ctl/ctl.h"
 
 #define DEFAULT_INTERVAL_NS SB_NS_PER_SEC
@@ -253,12 +254,6 @@ enum ctl_status ctl_cmd_events(struct ctl_globals *g, int argc, char **argv)
 
 /* ---- set-policy ---- */
 
-enum {
-	OPT_RERROR = 256, OPT_WERROR, OPT_RETRY_INTERVAL, OPT_RETRY_MAX_INTERVAL,
-	OPT_RETRY_TIMEOUT, OPT_RETRY_THEN, OPT_RETRY_ERRORS, OPT_MAX_HELD_REQUESTS,
-	OPT_MAX_HELD_BYTES,
-};
-
 /* One policy option into its QMP argument, checked with the daemon's own
  * parser.  Returns 0 or -1 with *errp set. */
 static int policy_arg(json_t *args, const char *name, int c, const char *arg,
@@ -271,23 +266,23 @@ static int policy_arg(json_t *args, const char *name, int c, const char *arg,
 	json_t *list;
 
 	switch (c) {
-	case OPT_RERROR:
-	case OPT_WERROR:
-	case OPT_RETRY_THEN:
+	case SB_OPT_RERROR:
+	case SB_OPT_WERROR:
+	case SB_OPT_RETRY_THEN:
 		if (sb_action_parse(arg, &a, errp) < 0)
 			return -1;
-		if (c == OPT_RETRY_THEN && a != SB_ACTION_REPORT && a != SB_ACTION_STOP)
+		if (c == SB_OPT_RETRY_THEN && a != SB_ACTION_REPORT && a != SB_ACTION_STOP)
 			return sb_error_set(errp, "'%s' must be report or stop", arg);
 		return json_object_set_new(args, name, json_string(sb_action_name(a)));
-	case OPT_RETRY_INTERVAL:
-	case OPT_RETRY_MAX_INTERVAL:
-	case OPT_RETRY_TIMEOUT:
+	case SB_OPT_RETRY_INTERVAL:
+	case SB_OPT_RETRY_MAX_INTERVAL:
+	case SB_OPT_RETRY_TIMEOUT:
 		if (sb_parse_duration(arg, &v, errp) < 0)
 			return -1;
 		/* QMP reads a bare number as milliseconds: send the unit. */
 		sb_format_duration(v, text, sizeof(text));
 		return json_object_set_new(args, name, json_string(text));
-	case OPT_RETRY_ERRORS:
+	case SB_OPT_RETRY_ERRORS:
 		if (sb_errset_parse(arg, &set, errp) < 0)
 			return -1;
 		list = json_array();
@@ -295,11 +290,11 @@ static int policy_arg(json_t *args, const char *name, int c, const char *arg,
 			if (sb_errset_has(&set, e))
 				json_array_append_new(list, json_string(sb_errno_name(e)));
 		return json_object_set_new(args, name, list);
-	case OPT_MAX_HELD_REQUESTS:
+	case SB_OPT_MAX_HELD_REQUESTS:
 		if (sb_parse_uint(arg, UINT32_MAX, &v, errp) < 0)
 			return -1;
 		return json_object_set_new(args, name, json_integer((json_int_t)v));
-	case OPT_MAX_HELD_BYTES:
+	case SB_OPT_MAX_HELD_BYTES:
 		if (sb_parse_size(arg, &v, errp) < 0)
 			return -1;
 		if (v > INT64_MAX)
@@ -340,15 +335,7 @@ enum ctl_status ctl_cmd_set_policy(struct ctl_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "disk", required_argument, NULL, 'd' },
-		{ "rerror", required_argument, NULL, OPT_RERROR },
-		{ "werror", required_argument, NULL, OPT_WERROR },
-		{ "retry-interval", required_argument, NULL, OPT_RETRY_INTERVAL },
-		{ "retry-max-interval", required_argument, NULL, OPT_RETRY_MAX_INTERVAL },
-		{ "retry-timeout", required_argument, NULL, OPT_RETRY_TIMEOUT },
-		{ "retry-then", required_argument, NULL, OPT_RETRY_THEN },
-		{ "retry-errors", required_argument, NULL, OPT_RETRY_ERRORS },
-		{ "max-held-requests", required_argument, NULL, OPT_MAX_HELD_REQUESTS },
-		{ "max-held-bytes", required_argument, NULL, OPT_MAX_HELD_BYTES },
+		SB_POLICY_LONG_OPTIONS,
 		CTL_GLOBAL_OPTIONS,
 	};
 	json_t *args = json_object(), *ret, *disks, *d;
@@ -364,7 +351,7 @@ enum ctl_status ctl_cmd_set_policy(struct ctl_globals *g, int argc, char **argv)
 
 		if (c == 'd') {
 			disk = optarg;
-		} else if (c >= OPT_RERROR) {
+		} else if (c >= SB_OPT_RERROR && c < SB_OPT_POLICY_END) {
 			if (policy_arg(args, opts[idx].name, c, optarg, &err) < 0) {
 				st = ctl_fail(CTL_USAGE, "set-policy: --%s: %s", opts[idx].name,
 					      err ? err->msg : "out of memory");
@@ -441,7 +428,37 @@ static enum ctl_status disk_command_start(struct ctl_globals *g, struct ctl_qmp 
 }
 
 
-enum ctl_status ctl_cmd_cont(struct ctl_globals *g, int argc, char **argv)
+/* What a disk command says once the daemon accepted it: @d is the disk as
+ * query-disks described it just before, @ret the command's reply. */
+typedef void (*disk_report_fn)(json_t *d, json_t *ret);
+
+static void report_cont(json_t *d, json_t *ret)
+{
+	printf("%s: resumed, re-issuing %" JSON_INTEGER_FORMAT " held requests\n",
+	       str_or(d, "name", "disk"), json_integer_value(json_object_get(d, "held")));
+}
+
+static void report_fail_held(json_t *d, json_t *ret)
+{
+	json_int_t n = json_integer_value(json_object_get(ret, "failed"));
+
+	printf("%s: %" JSON_INTEGER_FORMAT " held %s failed\n", str_or(d, "name", "disk"), n,
+	       n == 1 ? "request" : "requests");
+}
+
+static void report_retry_now(json_t *d, json_t *ret)
+{
+	const char *state = str_or(d, "state", "?");
+
+	if (strcmp(state, "hung") == 0)
+		printf("%s: probing now\n", str_or(d, "name", "disk"));
+	else
+		printf("%s: %s, nothing to probe\n", str_or(d, "name", "disk"), state);
+}
+
+/* cont, fail-held, retry-now: one QMP command on one disk. */
+static enum ctl_status disk_command(struct ctl_globals *g, int argc, char **argv,
+				    const char *cmd, disk_report_fn report)
 {
 	const char *disk;
 	json_t *disks, *d, *ret;
@@ -450,63 +467,30 @@ enum ctl_status ctl_cmd_cont(struct ctl_globals *g, int argc, char **argv)
 
 	if ((st = disk_options(g, argc, argv, &disk)) != CTL_CONTINUE)
 		return st;
-	if ((st = disk_command_start(g, &q, "cont", disk, &disks, &d)) != CTL_OK)
+	if ((st = disk_command_start(g, &q, cmd, disk, &disks, &d)) != CTL_OK)
 		return st;
-	if ((st = run(&q, "cont", "cont", disk_args(disk), &ret)) == CTL_OK) {
-		printf("%s: resumed, re-issuing %" JSON_INTEGER_FORMAT " held requests\n",
-		       str_or(d, "name", "disk"), json_integer_value(json_object_get(d, "held")));
+	if ((st = run(&q, cmd, cmd, disk_args(disk), &ret)) == CTL_OK) {
+		report(d, ret);
 		json_decref(ret);
 	}
 	json_decref(disks);
 	ctl_qmp_close(&q);
 	return st;
+}
+
+enum ctl_status ctl_cmd_cont(struct ctl_globals *g, int argc, char **argv)
+{
+	return disk_command(g, argc, argv, "cont", report_cont);
 }
 
 enum ctl_status ctl_cmd_fail_held(struct ctl_globals *g, int argc, char **argv)
 {
-	const char *disk;
-	json_t *disks, *d, *ret;
-	enum ctl_status st;
-	struct ctl_qmp q;
-
-	if ((st = disk_options(g, argc, argv, &disk)) != CTL_CONTINUE)
-		return st;
-	if ((st = disk_command_start(g, &q, "fail-held", disk, &disks, &d)) != CTL_OK)
-		return st;
-	if ((st = run(&q, "fail-held", "fail-held", disk_args(disk), &ret)) == CTL_OK) {
-		json_int_t n = json_integer_value(json_object_get(ret, "failed"));
-
-		printf("%s: %" JSON_INTEGER_FORMAT " held %s failed\n", str_or(d, "name", "disk"), n,
-		       n == 1 ? "request" : "requests");
-		json_decref(ret);
-	}
-	json_decref(disks);
-	ctl_qmp_close(&q);
-	return st;
+	return disk_command(g, argc, argv, "fail-held", report_fail_held);
 }
 
 enum ctl_status ctl_cmd_retry_now(struct ctl_globals *g, int argc, char **argv)
 {
-	const char *disk, *state;
-	json_t *disks, *d, *ret;
-	enum ctl_status st;
-	struct ctl_qmp q;
-
-	if ((st = disk_options(g, argc, argv, &disk)) != CTL_CONTINUE)
-		return st;
-	if ((st = disk_command_start(g, &q, "retry-now", disk, &disks, &d)) != CTL_OK)
-		return st;
-	if ((st = run(&q, "retry-now", "retry-now", disk_args(disk), &ret)) == CTL_OK) {
-		state = str_or(d, "state", "?");
-		if (strcmp(state, "hung") == 0)
-			printf("%s: probing now\n", str_or(d, "name", "disk"));
-		else
-			printf("%s: %s, nothing to probe\n", str_or(d, "name", "disk"), state);
-		json_decref(ret);
-	}
-	json_decref(disks);
-	ctl_qmp_close(&q);
-	return st;
+	return disk_command(g, argc, argv, "retry-now", report_retry_now);
 }
 
 enum ctl_status ctl_cmd_query(struct ctl_globals *g, int argc, char **argv)

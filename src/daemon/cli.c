@@ -6,26 +6,17 @@
 
 #include "base/loop.h"
 #include "base/parse.h"
+#include "core/policy-options.h"
 #include "daemon/cli.h"
 
 enum {
-	OPT_RERROR = 256, OPT_WERROR, OPT_RETRY_INTERVAL, OPT_RETRY_MAX_INTERVAL,
-	OPT_RETRY_TIMEOUT, OPT_RETRY_THEN, OPT_RETRY_ERRORS, OPT_MAX_HELD_REQUESTS,
-	OPT_MAX_HELD_BYTES, OPT_CACHE, OPT_QMP, OPT_RUN, OPT_NAME, OPT_FAULT_INJECTION,
+	OPT_CACHE = SB_OPT_POLICY_END, OPT_QMP, OPT_RUN, OPT_NAME, OPT_FAULT_INJECTION,
 	OPT_FAULT_FILE, OPT_SHUTDOWN_TIMEOUT, OPT_BACKEND_TIMEOUT, OPT_METRICS,
 };
 
 static const struct option long_options[] = {
 	{ "export", required_argument, NULL, 'e' },
-	{ "rerror", required_argument, NULL, OPT_RERROR },
-	{ "werror", required_argument, NULL, OPT_WERROR },
-	{ "retry-interval", required_argument, NULL, OPT_RETRY_INTERVAL },
-	{ "retry-max-interval", required_argument, NULL, OPT_RETRY_MAX_INTERVAL },
-	{ "retry-timeout", required_argument, NULL, OPT_RETRY_TIMEOUT },
-	{ "retry-then", required_argument, NULL, OPT_RETRY_THEN },
-	{ "retry-errors", required_argument, NULL, OPT_RETRY_ERRORS },
-	{ "max-held-requests", required_argument, NULL, OPT_MAX_HELD_REQUESTS },
-	{ "max-held-bytes", required_argument, NULL, OPT_MAX_HELD_BYTES },
+	SB_POLICY_LONG_OPTIONS,
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "qmp", required_argument, NULL, OPT_QMP },
@@ -127,37 +118,37 @@ static int parse_option(int c, const char *arg, struct sb_config *cfg, struct sb
 			return sb_error_set(errp, "--export: at most %d exports", SB_MAX_EXPORTS);
 		cfg->exports[cfg->nexports++] = arg;
 		return 0;
-	case OPT_RERROR:
-	case OPT_WERROR:
+	case SB_OPT_RERROR:
+	case SB_OPT_WERROR:
 		if (sb_action_parse(arg, &a, errp) < 0)
-			return opt_error(errp, c == OPT_RERROR ? "rerror" : "werror");
-		if (c == OPT_RERROR)
+			return opt_error(errp, c == SB_OPT_RERROR ? "rerror" : "werror");
+		if (c == SB_OPT_RERROR)
 			sb_policy_set_rerror(p, a);
 		else
 			sb_policy_set_werror(p, a);
 		return 0;
-	case OPT_RETRY_INTERVAL:
+	case SB_OPT_RETRY_INTERVAL:
 		return parse_duration_opt("retry-interval", arg, &p->retry_interval_ns, errp);
-	case OPT_RETRY_MAX_INTERVAL:
+	case SB_OPT_RETRY_MAX_INTERVAL:
 		return parse_duration_opt("retry-max-interval", arg, &p->retry_max_interval_ns, errp);
-	case OPT_RETRY_TIMEOUT:
+	case SB_OPT_RETRY_TIMEOUT:
 		return parse_duration_opt("retry-timeout", arg, &p->retry_timeout_ns, errp);
-	case OPT_RETRY_THEN:
+	case SB_OPT_RETRY_THEN:
 		if (sb_action_parse(arg, &a, errp) < 0)
 			return opt_error(errp, "retry-then");
 		if (a != SB_ACTION_REPORT && a != SB_ACTION_STOP)
 			return sb_error_set(errp, "--retry-then: '%s' must be report or stop", arg);
 		p->retry_then = a;
 		return 0;
-	case OPT_RETRY_ERRORS:
+	case SB_OPT_RETRY_ERRORS:
 		return sb_errset_parse(arg, &p->retry_errors, errp) < 0
 			       ? opt_error(errp, "retry-errors") : 0;
-	case OPT_MAX_HELD_REQUESTS:
+	case SB_OPT_MAX_HELD_REQUESTS:
 		if (sb_parse_uint(arg, UINT32_MAX, &v, errp) < 0)
 			return opt_error(errp, "max-held-requests");
 		p->max_held_requests = (uint32_t)v;
 		return 0;
-	case OPT_MAX_HELD_BYTES:
+	case SB_OPT_MAX_HELD_BYTES:
 		return sb_parse_size(arg, &p->max_held_bytes, errp) < 0
 			       ? opt_error(errp, "max-held-bytes") : 0;
 	case 'r':
