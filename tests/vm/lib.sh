@@ -127,6 +127,20 @@ sb_wait_socket() {
     sb_fail "socket $p did not appear within ${t}s"
 }
 
+# sb_error_backend NAME SOCK IMAGE ERRNO FLAG : nbdkit serving IMAGE at SOCK
+# through its error filter, which fails every request with ERRNO while FLAG
+# exists (the connection stays up).  Waits for the socket; SB_LASTPID is its
+# pid.  A stale socket (nbdkit leaves one after SIGKILL) is removed first.
+sb_error_backend() {
+    local name=$1 sock=$2 image=$3 errno=$4 flag=$5 pid
+    rm -f "$sock"
+    sb_start "$name" nbdkit -f -U "$sock" --filter=error file "$image" \
+        error="$errno" error-rate=100% error-file="$flag"
+    pid=$SB_LASTPID
+    sb_wait_socket "$sock"
+    SB_LASTPID=$pid
+}
+
 # sb_wait_file PATH TIMEOUT_S [PID] : wait for a file; give up early if PID died.
 sb_wait_file() {
     local p=$1 t=$2 pid=${3:-} i

@@ -29,9 +29,7 @@ sb_mkdisk "$SB_DIR/disk.img"
 # The error filter fails every request while $flag exists; the connection
 # stays up, so QEMU (werror=enospc by default for EIO: report) hands the
 # error to the guest.
-sb_start nbdkit nbdkit -f -U "$sock" --filter=error file "$SB_DIR/disk.img" \
-    error="$errno" error-rate=100% error-file="$flag"
-sb_wait_socket "$sock"
+sb_error_backend nbdkit "$sock" "$SB_DIR/disk.img" "$errno" "$flag"
 
 sb_guest --socket "$sock" --duration "$duration"
 sb_wait_start 40

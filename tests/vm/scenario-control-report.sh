@@ -29,10 +29,8 @@ backsock=$SB_DIR/backend.sock
 flag=$SB_DIR/outage.flag
 sb_mkdisk "$SB_DIR/disk.img"
 
-sb_start backend nbdkit -f -U "$backsock" --filter=error file "$SB_DIR/disk.img" \
-    error=EIO error-rate=100% error-file="$flag"
+sb_error_backend backend "$backsock" "$SB_DIR/disk.img" EIO "$flag"
 backend_pid=$SB_LASTPID
-sb_wait_socket "$backsock"
 sb_steadyblk sut "$sock" "nbd+unix:///?socket=$backsock" --werror report --rerror report
 sut_pid=$SB_LASTPID
 

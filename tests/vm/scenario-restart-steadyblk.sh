@@ -42,10 +42,8 @@ backsock=$SB_DIR/backend.sock
 flag=$SB_DIR/outage.flag
 sb_mkdisk "$SB_DIR/disk.img"
 
-sb_start backend nbdkit -f -U "$backsock" --filter=error file "$SB_DIR/disk.img" \
-    error=EIO error-rate=100% error-file="$flag"
+sb_error_backend backend "$backsock" "$SB_DIR/disk.img" EIO "$flag"
 backend_pid=$SB_LASTPID
-sb_wait_socket "$backsock"
 
 sut_args=("nbd+unix:///?socket=$backsock" --werror retry --rerror retry --retry-max-interval 1s)
 sb_steadyblk sut1 "$sock" "${sut_args[@]}"

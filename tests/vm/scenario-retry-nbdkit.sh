@@ -61,12 +61,8 @@ flag=$SB_DIR/outage.flag
 sb_mkdisk "$SB_DIR/disk.img"
 
 start_backend() {
-    # nbdkit leaves its socket behind after SIGKILL.
-    rm -f "$SB_BACKSOCK"
-    sb_start backend nbdkit -f -U "$SB_BACKSOCK" --filter=error file "$SB_DIR/disk.img" \
-        error="$errno" error-rate=100% error-file="$flag"
+    sb_error_backend backend "$SB_BACKSOCK" "$SB_DIR/disk.img" "$errno" "$flag"
     backend_pid=$SB_LASTPID
-    sb_wait_socket "$SB_BACKSOCK"
 }
 start_backend
 
