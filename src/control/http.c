@@ -24,7 +24,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "control/http.h"
-#include "control/listen.h"
+#include "base/listen.h"
 
 #define HTTP_HEAD_MAX 8192                      /* request line and headers */
 #define HTTP_MAX_CONNS 16                       /* more wait in the backlog */
@@ -304,16 +304,14 @@ static void server_accept(void *opaque, uint32_t events)
 	struct sb_http_server *srv = opaque;
 
 	while (srv->nconns < HTTP_MAX_CONNS) {
-		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = sb_listen_accept(srv->fd);
 
-		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
-			continue;
-		if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (fd == -EAGAIN)
 			return;
 		if (fd < 0) {
 			/* Out of fds or memory: the socket stays readable, so
 			 * pause instead of spinning on it. */
-			sb_warn("metrics: accept on %s: %s", srv->where, strerror(errno));
+			sb_warn("metrics: accept on %s: %s", srv->where, strerror(-fd));
 			accept_pause(srv);
 			sb_timer_arm(srv->loop, &srv->accept_retry, sb_now_ns() + ACCEPT_RETRY_NS);
 			return;

@@ -26,7 +26,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "control/json-stream.h"
-#include "control/listen.h"
+#include "base/listen.h"
 #include "control/qmp-internal.h"
 
 #define QMP_INPUT_MAX (64 * 1024)      /* one command */
@@ -281,16 +281,14 @@ static void server_accept(void *opaque, uint32_t events)
 	struct sb_qmp_server *srv = opaque;
 
 	for (;;) {
-		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = sb_listen_accept(srv->fd);
 
-		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
-			continue;
-		if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (fd == -EAGAIN)
 			return;
 		if (fd < 0) {
 			/* Out of fds or memory: the socket stays readable, so
 			 * pause instead of spinning on it. */
-			sb_warn("qmp: accept on %s: %s", srv->path, strerror(errno));
+			sb_warn("qmp: accept on %s: %s", srv->path, strerror(-fd));
 			sb_loop_watch_del(srv->loop, &srv->watch);
 			sb_timer_arm(srv->loop, &srv->accept_retry, sb_now_ns() + ACCEPT_RETRY_NS);
 			return;

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/listen.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "exports/nbd/internal.h"
@@ -115,64 +116,21 @@ static void listener_event(void *opaque, uint32_t events)
 
 /* ---- listeners ---- */
 
-/* A socket file left behind by a server that died is removed; a live one,
- * or anything that is not a socket, is an error. */
-static int unix_clear_stale(const char *path, struct sb_error **errp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return sb_error_set(errp, "%s: %s", path, strerror(errno));
-	}
-	if (!S_ISSOCK(st.st_mode))
-		return sb_error_set(errp, "%s exists and is not a socket", path);
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return sb_error_set(errp, "socket: %s", strerror(errno));
-	strcpy(sa.sun_path, path);
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	int e = errno;
-	close(fd);
-	if (r == 0 || e == EAGAIN)
-		return sb_error_set(errp, "%s: another server is listening there", path);
-	if (e != ECONNREFUSED)
-		return sb_error_set(errp, "%s: %s", path, strerror(e));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return sb_error_set(errp, "cannot remove the stale socket %s: %s", path,
-				    strerror(errno));
-	sb_debug("nbd server: removed the stale socket %s", path);
-	return 0;
-}
-
 static int listen_unix(struct nbd_listener *l, struct sb_error **errp)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = l->addr.socket;
 	struct stat st;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return sb_error_set(errp, "socket path %s is too long (%zu bytes at most)", path,
-				    sizeof(sa.sun_path) - 1);
-	strcpy(sa.sun_path, path);
-	if (unix_clear_stale(path, errp) < 0)
+	l->fd = sb_listen_unix(path, SOCKET_MODE, errp);
+	if (l->fd < 0) {
+		sb_error_prefix(*errp, "%s", path);
 		return -1;
-	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l->fd < 0)
-		return sb_error_set(errp, "socket: %s", strerror(errno));
-	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return sb_error_set(errp, "cannot bind %s: %s", path, strerror(errno));
+	}
 	/* Remember which file is ours, so shutdown never removes another's. */
 	if (stat(path, &st) == 0) {
 		l->dev = st.st_dev;
 		l->ino = st.st_ino;
 	}
-	if (chmod(path, SOCKET_MODE) < 0)
-		return sb_error_set(errp, "chmod %s: %s", path, strerror(errno));
 	return 0;
 }
 

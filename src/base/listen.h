@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Description: listening sockets for the management plane (the QMP socket,
- * the metrics endpoint): a unix socket created with the right permissions
- * from its first instant, or a numeric TCP address.
+/* Description: listening sockets for the NBD server, the QMP socket and the
+ * metrics endpoint: a unix socket created with the right permissions from its
+ * first instant (a stale one replaced, a live one left alone), or a numeric
+ * TCP address.
  */
 #ifndef SB_LISTEN_H
 #define SB_LISTEN_H
@@ -24,5 +25,12 @@ int sb_listen_unix(const char *path, mode_t mode, struct sb_error **errp);
  * form, into @where.  Returns the listening fd (non-blocking, close-on-exec)
  * or -1 with *errp set. */
 int sb_listen_tcp(const char *hostport, char *where, size_t len, struct sb_error **errp);
+
+/* Accepts one connection on the non-blocking @listen_fd.  Returns the new
+ * fd (non-blocking, close-on-exec); -EAGAIN when nobody is waiting; another
+ * -errno (out of fds or memory) when the caller should stop accepting for a
+ * while, since the socket stays readable.  Aborted connections and signals
+ * are skipped here. */
+int sb_listen_accept(int listen_fd);
 
 #endif

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "base/parse.h"
-#include "control/listen.h"
+#include "base/listen.h"
 
 #define BACKLOG 16
 
@@ -36,7 +36,7 @@ static int remove_stale(const struct sockaddr_un *sa, struct sb_error **errp)
 	e = errno;
 	close(fd);
 	if (r == 0 || e == EAGAIN)
-		return sb_error_set(errp, "another process is listening on it");
+		return sb_error_set(errp, "another server is listening there");
 	if (e != ECONNREFUSED)
 		return sb_error_set(errp, "%s", strerror(e));
 	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
@@ -157,4 +157,17 @@ int sb_listen_tcp(const char *hostport, char *where, size_t len, struct sb_error
 out:
 	freeaddrinfo(ai);
 	return fd;
+}
+
+int sb_listen_accept(int listen_fd)
+{
+	for (;;) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0)
+			return fd;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
 }
