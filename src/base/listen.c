@@ -159,10 +159,13 @@ out:
 	return fd;
 }
 
-int sb_listen_accept(int listen_fd)
+int sb_listen_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *plen)
 {
 	for (;;) {
-		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (plen)
+			*plen = sizeof(*peer);
+		int fd = accept4(listen_fd, (struct sockaddr *)peer, plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0)
 			return fd;

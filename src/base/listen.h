@@ -8,6 +8,7 @@
 #define SB_LISTEN_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -26,11 +27,12 @@ int sb_listen_unix(const char *path, mode_t mode, struct sb_error **errp);
  * or -1 with *errp set. */
 int sb_listen_tcp(const char *hostport, char *where, size_t len, struct sb_error **errp);
 
-/* Accepts one connection on the non-blocking @listen_fd.  Returns the new
+/* Accepts one connection on the non-blocking @listen_fd; the peer's address
+ * goes into @peer and @plen when they are not NULL.  Returns the new
  * fd (non-blocking, close-on-exec); -EAGAIN when nobody is waiting; another
  * -errno (out of fds or memory) when the caller should stop accepting for a
  * while, since the socket stays readable.  Aborted connections and signals
  * are skipped here. */
-int sb_listen_accept(int listen_fd);
+int sb_listen_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *plen);
 
 #endif

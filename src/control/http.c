@@ -304,7 +304,7 @@ static void server_accept(void *opaque, uint32_t events)
 	struct sb_http_server *srv = opaque;
 
 	while (srv->nconns < HTTP_MAX_CONNS) {
-		int fd = sb_listen_accept(srv->fd);
+		int fd = sb_listen_accept(srv->fd, NULL, NULL);
 
 		if (fd == -EAGAIN)
 			return;

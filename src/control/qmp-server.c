@@ -281,7 +281,7 @@ static void server_accept(void *opaque, uint32_t events)
 	struct sb_qmp_server *srv = opaque;
 
 	for (;;) {
-		int fd = sb_listen_accept(srv->fd);
+		int fd = sb_listen_accept(srv->fd, NULL, NULL);
 
 		if (fd == -EAGAIN)
 			return;

@@ -19,22 +19,6 @@ const char *sb_disk_state_name(enum sb_disk_state s)
 	return (unsigned)s < SB_ARRAY_SIZE(names) ? names[s] : "?";
 }
 
-const char *sb_disk_event_name(enum sb_disk_event_kind k)
-{
-	static const char *const names[] = {
-		[SB_EVENT_HUNG] = "hung",
-		[SB_EVENT_RECOVERED] = "recovered",
-		[SB_EVENT_TIMED_OUT] = "timed-out",
-		[SB_EVENT_STOPPED] = "stopped",
-		[SB_EVENT_RESUMED] = "resumed",
-		[SB_EVENT_FAILED_HELD] = "failed-held",
-		[SB_EVENT_BACKEND_DOWN] = "backend-disconnected",
-		[SB_EVENT_BACKEND_UP] = "backend-reconnected",
-		[SB_EVENT_CLEARED] = "cleared",
-	};
-	return (unsigned)k < SB_ARRAY_SIZE(names) ? names[k] : "?";
-}
-
 static void disk_backend_complete(void *opaque, struct sb_request *req, int err);
 static void disk_backend_connection(void *opaque, bool up, int err);
 static void disk_run(void *opaque);

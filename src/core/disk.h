@@ -71,8 +71,6 @@ enum sb_disk_event_kind {
 	SB_EVENT__COUNT
 };
 
-const char *sb_disk_event_name(enum sb_disk_event_kind k);
-
 struct sb_disk_event {
 	enum sb_disk_event_kind kind;
 	enum sb_disk_state state;    /* the state after the change */

@@ -61,7 +61,6 @@ int nbd_conn_new(struct sb_nbd_server *srv, struct nbd_listener *lst, int fd,
 		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
-	srv->clients++;
 	sb_debug("%s: connected", c->name);
 	nbd_conn_schedule(c); /* send the greeting */
 	return 0;
@@ -337,7 +336,6 @@ void nbd_conn_close(struct nbd_conn *c, const char *why)
 		return;
 	c->closing = true;
 	c->in_close = true;
-	c->srv->clients--;
 	sb_debug("%s: closed (%s)", c->name, why);
 	sb_timer_cancel(c->srv->loop, &c->timer);
 	sb_loop_defer_cancel(c->srv->loop, &c->work);

@@ -100,7 +100,6 @@ struct sb_nbd_server {
 	struct sb_loop *loop;
 	bool shut_down;
 	unsigned next_id;                 /* names clients in logs: "nbd client 3" */
-	unsigned clients;                 /* connected now (not closing) */
 	TAILQ_HEAD(, nbd_listener) listeners;
 	TAILQ_HEAD(, nbd_export) exports;
 	TAILQ_HEAD(, nbd_conn) conns;     /* connected and closing ones */

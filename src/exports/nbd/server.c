@@ -83,20 +83,17 @@ static void listener_event(void *opaque, uint32_t events)
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
+		socklen_t plen;
 		char where[160];
-		int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = sb_listen_accept(l->fd, &peer, &plen);
 
+		if (fd == -EAGAIN)
+			return;
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
 			/* Out of descriptors or memory: the listen queue stays
 			 * readable, so pause instead of spinning on it. */
 			sb_warn("nbd server: accept on %s: %s; pausing for 100 ms", l->where,
-				strerror(errno));
+				strerror(-fd));
 			sb_loop_watch_set(srv->loop, &l->watch, 0);
 			sb_timer_arm(srv->loop, &l->backoff, sb_now_ns() + ACCEPT_BACKOFF_NS);
 			return;
@@ -363,11 +360,6 @@ uint64_t sb_nbd_server_inflight(const struct sb_nbd_server *srv)
 	TAILQ_FOREACH(c, &srv->conns, link)
 		n += c->inflight;
 	return n;
-}
-
-unsigned sb_nbd_server_clients(const struct sb_nbd_server *srv)
-{
-	return srv->clients;
 }
 
 /* ---- read-only views ---- */

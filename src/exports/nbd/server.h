@@ -53,8 +53,6 @@ uint64_t sb_nbd_server_inflight(const struct sb_nbd_server *srv);
  * complete into freed memory.  NULL is allowed. */
 void sb_nbd_server_free(struct sb_nbd_server *srv);
 
-/* Clients connected now (for query-disks and metrics). */
-unsigned sb_nbd_server_clients(const struct sb_nbd_server *srv);
 
 /* ---- read-only views, for query-disks ---- */
 struct sb_nbd_export_view {
