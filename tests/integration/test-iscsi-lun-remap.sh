@@ -14,7 +14,11 @@ start_sb_tgt 64M --werror retry --rerror retry --retry-interval 200ms --backend-
 
 qemu_io_writer "$uri" 40
 sleep 1
-tgt_adm --op delete --mode logicalunit --tid 1 --lun 1 || fail "tgtadm: delete LUN"
+# tgtd refuses to delete a LUN while commands are queued on it ("this logical
+# unit is still active"); under a busy writer that is a matter of luck, so the
+# delete is retried, bounded, as an administrator would.
+wait_for 5 tgt_adm --op delete --mode logicalunit --tid 1 --lun 1 ||
+    { tail -5 "$T/tgtd.log" >&2; fail "tgtadm: delete LUN"; }
 sleep 2
 tgt_adm --op new --mode logicalunit --tid 1 --lun 1 -b "$T/lun.img" || fail "tgtadm: new LUN"
 t_up=$(now_ms)
