@@ -5,7 +5,7 @@
  *   submit(req) --> SQE in the ring (no syscall), or the inline queue
  *   prepare hook --> inline reads/writes (below), then one io_uring_submit
  *                    per loop iteration for the batch, then drain the CQ
- *   eventfd readable (completions from io-wq workers) --> drain the CQ
+ *   eventfd readable (a completion posted after the hook) --> drain the CQ
  *   a step finished:
  *        short read/write, EAGAIN      --> queue the rest again
  *        zero: ZERO_RANGE unsupported  --> PUNCH_HOLE --> write zeroes
@@ -226,12 +226,23 @@ static void file_run_inline(struct file_backend *f)
 }
 
 /* The prepare hook: one io_uring_submit per loop iteration, then whatever
- * completed inside it (reads from the page cache usually do). */
+ * completed inside it (reads from the page cache usually do).
+ *
+ * Wake-ups: a completion can be posted at any moment, not only inside
+ * io_uring_submit or from an io-wq worker.  A buffered read that waits for a
+ * page completes through task work, which runs whenever this thread returns
+ * to user space (from any syscall, or from an interrupt), so its CQE may land
+ * between the last drain and epoll_wait.  The eventfd therefore signals every
+ * completion, but is switched off while this hook reaps completions itself
+ * (that costs no syscall: a flag in the shared ring) and switched on again
+ * before the hook returns, with one more look at the CQ: whatever is posted
+ * after that look signals the eventfd and wakes the loop. */
 static void file_prepare(void *opaque)
 {
 	struct file_backend *f = opaque;
 	struct file_ctx *c;
 
+	io_uring_cq_eventfd_toggle(&f->ring, false);
 	if (!STAILQ_EMPTY(&f->inline_q))
 		file_run_inline(f);
 	while (SB_UNLIKELY(!STAILQ_EMPTY(&f->backlog))) {
@@ -246,6 +257,8 @@ static void file_prepare(void *opaque)
 		file_prep(f, ctx_req(c), sqe);
 	}
 	file_submit_batch(f);
+	file_drain(f);
+	io_uring_cq_eventfd_toggle(&f->ring, true);
 	file_drain(f);
 }
 
@@ -449,9 +462,8 @@ static void file_drain(struct file_backend *f)
 	}
 }
 
-/* The eventfd fires for completions posted asynchronously (io-wq workers);
- * the ones that finish inside io_uring_submit are drained by the prepare
- * hook right away, without a wake-up. */
+/* The eventfd fires for completions posted outside the prepare hook: by
+ * io-wq workers, and by task work (see file_prepare). */
 static void file_reap(void *opaque, uint32_t events)
 {
 	struct file_backend *f = opaque;
@@ -495,6 +507,16 @@ static const struct sb_backend_ops file_ops = {
 	.close = file_close,
 };
 
+/* How requests reach the storage (see the top of this file), for the log. */
+static const char *file_io_path(const struct file_backend *f)
+{
+	if (f->memfs)
+		return "in memory: reads and writes on the loop";
+	if (f->read_nowait)
+		return "io_uring, reads from the page cache on the loop";
+	return "io_uring";
+}
+
 /* Size and, for O_DIRECT or a block device, the alignment I/O needs. */
 static int file_probe(struct file_backend *f, const char *path, struct sb_error **errp)
 {
@@ -518,8 +540,11 @@ static int file_probe(struct file_backend *f, const char *path, struct sb_error 
 		return sb_error_set(errp, "%s: not a regular file or a block device", path);
 	}
 	if (!f->direct) {
+		/* For a block device fstatfs() describes the file system of its
+		 * device node, devtmpfs, which says TMPFS_MAGIC: only a regular
+		 * file can be in memory. */
 		struct statfs sfs;
-		f->memfs = fstatfs(f->fd, &sfs) == 0 &&
+		f->memfs = !f->blockdev && fstatfs(f->fd, &sfs) == 0 &&
 			   (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 		f->read_nowait = !f->memfs;
 	}
@@ -561,7 +586,7 @@ static int file_setup_ring(struct file_backend *f, const char *path, struct sb_e
 		return sb_error_set(errp, "%s: io_uring: the kernel is too old (no NODROP)", path);
 	if ((f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return sb_error_set(errp, "%s: eventfd: %s", path, strerror(errno));
-	if ((r = io_uring_register_eventfd_async(&f->ring, f->efd)) < 0)
+	if ((r = io_uring_register_eventfd(&f->ring, f->efd)) < 0)
 		return sb_error_set(errp, "%s: io_uring eventfd: %s", path, strerror(-r));
 	sb_watch_init(&f->efd_watch, f->efd, file_reap, f);
 	if ((r = sb_loop_watch_add(f->loop, &f->efd_watch, EPOLLIN)) < 0)
@@ -618,10 +643,10 @@ static int file_open(struct sb_loop *loop, const char *spec,
 	else
 		f->be.caps |= SB_CAP_FUA | SB_CAP_TRIM | SB_CAP_ZERO | SB_CAP_FAST_ZERO;
 	sb_loop_hook_add(loop, &f->hook, file_prepare, f);
-	sb_info("backend %s: %s, %" PRIu64 " bytes, cache=%s%s, block size %" PRIu32,
+	sb_info("backend %s: %s, %" PRIu64 " bytes, cache=%s%s, block size %" PRIu32 ", %s",
 		f->be.name, f->blockdev ? "block device" : "file", f->be.size,
 		f->direct ? "none" : "writeback", f->read_only ? ", read-only" : "",
-		f->be.block_min);
+		f->be.block_min, file_io_path(f));
 	*out = &f->be;
 	return 0;
 }
