@@ -193,15 +193,18 @@ int sb_loop_run_once(struct sb_loop *loop, uint64_t max_wait_ns)
 	/* Hooks may finish work (a backend reaping completions that arrived
 	 * inside its submit) and so queue deferred calls (replies), which may
 	 * queue work for the hooks again: settle that here rather than in an
-	 * extra trip through epoll.  Bounded, so fd events are never starved. */
-	for (int round = 0; round < MAX_SETTLE_ROUNDS; round++) {
+	 * extra trip through epoll.  Bounded, so fd events are never starved;
+	 * if the rounds run out, the deferred calls of the last one may have
+	 * queued work that no hook has seen yet, so epoll only polls. */
+	bool settled = false;
+	for (int round = 0; round < MAX_SETTLE_ROUNDS && !settled; round++) {
 		TAILQ_FOREACH_SAFE(h, &loop->hooks, link, next)
 			h->fn(h->opaque);
-		if (TAILQ_EMPTY(&loop->deferred))
-			break;
-		run_deferred(loop);
+		settled = TAILQ_EMPTY(&loop->deferred);
+		if (!settled)
+			run_deferred(loop);
 	}
-	if (!TAILQ_EMPTY(&loop->deferred))
+	if (!settled)
 		wait_ns = 0;
 	if ((t = TAILQ_FIRST(&loop->timers))) {
 		uint64_t now = sb_now_ns();

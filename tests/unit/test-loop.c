@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Description: unit tests of the event loop: timers in order, deferred calls
- * coalesce, a watch removed mid-batch is not called. */
+ * coalesce, a watch removed mid-batch is not called, work queued in the last
+ * settle round is never left behind a blocking wait. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,12 +100,61 @@ static void test_watch_removed_mid_batch(void **state)
 	sb_loop_free(p.loop);
 }
 
+/* A pipeline that never settles: the hook's work queues a deferred call
+ * (a reply), whose handling queues more work for the hook (the next request),
+ * as a busy backend and export do. */
+struct chain {
+	struct sb_loop *loop;
+	struct sb_hook hook;
+	struct sb_defer reply;
+	int pending;   /* work queued for the hook */
+	int handled;   /* work the hook has done */
+};
+
+static void chain_hook(void *opaque)
+{
+	struct chain *c = opaque;
+
+	if (c->pending) {
+		c->pending--;
+		c->handled++;
+		sb_loop_defer(c->loop, &c->reply);
+	}
+}
+
+static void chain_reply(void *opaque)
+{
+	struct chain *c = opaque;
+
+	if (c->handled < 100)
+		c->pending++;
+}
+
+static void test_work_from_the_last_settle_round_is_not_stranded(void **state)
+{
+	struct chain c = { .loop = sb_loop_new(), .pending = 1 };
+	uint64_t t0;
+
+	sb_loop_hook_add(c.loop, &c.hook, chain_hook, &c);
+	sb_defer_init(&c.reply, chain_reply, &c);
+	/* Nothing else can wake the loop: each pass must poll, not sleep, while
+	 * the hook still has work, and the work must all get done. */
+	t0 = sb_now_ns();
+	while (c.handled < 100 && sb_now_ns() - t0 < 5 * SB_NS_PER_SEC)
+		sb_loop_run_once(c.loop, 10 * SB_NS_PER_SEC);
+	assert_int_equal(c.handled, 100);
+	assert_true(sb_now_ns() - t0 < 5 * SB_NS_PER_SEC);
+	sb_loop_hook_del(c.loop, &c.hook);
+	sb_loop_free(c.loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timers_fire_in_deadline_order),
 		cmocka_unit_test(test_defer_coalesces),
 		cmocka_unit_test(test_watch_removed_mid_batch),
+		cmocka_unit_test(test_work_from_the_last_settle_round_is_not_stranded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
