@@ -81,6 +81,14 @@ server_cmd() {
   esac
 }
 
+# Every server starts from the same state: whatever the storage behind the
+# file keeps in the page cache (a loop device's backing file, say) is read in
+# once here, or the first server would pay for warming it for the others.  A
+# block device's own cache the kernel drops whenever its last user closes it,
+# so on a block device each server's first job starts that cache cold.
+note "reading $file once, to warm what lies behind it"
+timeout 600 dd if="$file" of=/dev/null bs=4M status=none || note "warming $file failed; going on"
+
 for s in "${RUNNABLE[@]}"; do
   server_cmd "$s"
   run_jobs "$s" "$out"
