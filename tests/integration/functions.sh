@@ -188,6 +188,14 @@ start_sb_faulty() {
     start_steadyblk sb "$@" --fault-file "$T/fault" --export "$uri" "$T/disk.img"
 }
 
+# start_sb_qmp_faulty SIZE SB_ARGS... : the same, but the fault filter is
+# driven over the QMP socket $T/qmp.sock (fault-set, fault-clear).
+start_sb_qmp_faulty() {
+    make_image "$T/disk.img" "$1"; shift
+    uri=$(sb_uri "$T/s.sock")
+    start_steadyblk sb "$@" --fault-injection --qmp "$T/qmp.sock" --export "$uri" "$T/disk.img"
+}
+
 # qemu_io_bg OUT URI CMD... : qemu-io (bounded) running each CMD on URI in
 # the background, its output in OUT, killed at exit.  Sets QEMU_IO_PID.
 qemu_io_bg() {

@@ -11,6 +11,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 requires qemu-io nbdinfo jq
 requires_blockdev
 
+# What the writes below leave, read back through steadyblk and then from the
+# device's own file.
+written=('read -P 0x11 0 1M' 'read -P 0x22 1M 1M'
+         'read -P 0 2M 512k' 'read -P 0x33 2560k 512k'
+         'read -P 0 3M 512k' 'read -P 0x44 3584k 512k')
+
 for cache in writeback none; do
     make_image "$T/dev.img" 16M
     loop_attach "$T/dev.img"
@@ -31,20 +37,14 @@ for cache in writeback none; do
         'write -P 0x33 2M 1M' 'write -z 2M 512k' \
         'write -P 0x44 3M 1M' 'write -z -u 3M 512k' \
         'write -P 0x55 4M 1M' 'discard 4M 1M' \
-        'flush' \
-        'read -P 0x11 0 1M' 'read -P 0x22 1M 1M' \
-        'read -P 0 2M 512k' 'read -P 0x33 2560k 512k' \
-        'read -P 0 3M 512k' 'read -P 0x44 3584k 512k'
+        'flush' "${written[@]}"
     stop_steadyblk sb
     loop_detach
 
     # The device's own file holds what the client wrote.  (A trimmed range
     # reads as zeroes on a loop device over a sparse file; that is the
     # device's promise, not NBD's, so only the written ranges are checked.)
-    qemu_io_ok "$T/dev.img" \
-        'read -P 0x11 0 1M' 'read -P 0x22 1M 1M' \
-        'read -P 0 2M 512k' 'read -P 0x33 2560k 512k' \
-        'read -P 0 3M 512k' 'read -P 0x44 3584k 512k'
+    qemu_io_ok "$T/dev.img" "${written[@]}"
     info "cache=$cache: every command landed on the device"
     rm -f "$T/dev.img"
 done

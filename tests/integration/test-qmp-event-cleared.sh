@@ -8,10 +8,7 @@
 . "$(dirname "$0")/functions.sh"
 requires socat jq qemu-io
 
-make_image "$T/disk.img" 16M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --retry-interval 100ms --fault-injection \
-    --qmp "$T/qmp.sock" --export "$uri" "$T/disk.img"
+start_sb_qmp_faulty 16M --werror retry --retry-interval 100ms
 qmp_open a "$T/qmp.sock"
 disk() { qmp_reply "$T/qmp.sock" '{"execute":"query-disks"}' | jq -c '.return[0]'; }
 

@@ -7,10 +7,7 @@
 . "$(dirname "$0")/functions.sh"
 requires socat jq qemu-io
 
-make_image "$T/disk.img" 16M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --retry-interval 10s --fault-injection \
-    --qmp "$T/qmp.sock" --export "$uri" "$T/disk.img"
+start_sb_qmp_faulty 16M --werror retry --retry-interval 10s
 qmp_open a "$T/qmp.sock"
 qmp_send a '{"execute":"fault-set","arguments":{"op":"write"},"id":"on"}'
 qmp_wait a '.id == "on"' >/dev/null || fail "fault-set failed"

@@ -7,10 +7,7 @@
 . "$(dirname "$0")/functions.sh"
 requires socat jq qemu-io
 
-make_image "$T/disk.img" 16M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror retry --retry-interval 100ms --retry-timeout 2s \
-    --fault-injection --qmp "$T/qmp.sock" --export "$uri" "$T/disk.img"
+start_sb_qmp_faulty 16M --werror retry --retry-interval 100ms --retry-timeout 2s
 qmp_open a "$T/qmp.sock"
 held() { qmp_reply "$T/qmp.sock" '{"execute":"query-disks"}' | jq '.return[0].held'; }
 

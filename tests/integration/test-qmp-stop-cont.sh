@@ -6,9 +6,7 @@
 . "$(dirname "$0")/functions.sh"
 requires socat jq qemu-io
 
-make_image "$T/disk.img" 16M
-uri=$(sb_uri "$T/s.sock")
-start_steadyblk sb --werror stop --fault-injection --qmp "$T/qmp.sock" --export "$uri" "$T/disk.img"
+start_sb_qmp_faulty 16M --werror stop
 qmp_open a "$T/qmp.sock"
 
 json_ok "$(qmp_reply "$T/qmp.sock" '{"execute":"cont"}')" '.error.class == "GenericError"'
