@@ -4,7 +4,9 @@
  *
  *   submit(req) --> SQE in the ring (no syscall), or the inline queue
  *   prepare hook --> inline reads/writes (below), then one io_uring_submit
- *                    per loop iteration for the batch, then drain the CQ
+ *                    per loop iteration for the batch, then drain the CQ;
+ *                    a step queued by that drain runs the hook again
+ *                    before the loop sleeps (file_prepare)
  *   eventfd readable (a completion posted after the hook) --> drain the CQ
  *   a step finished:
  *        short read/write, EAGAIN      --> queue the rest again
@@ -100,6 +102,7 @@ struct file_backend {
 	struct sb_watch efd_watch;
 	struct sb_hook hook;
 	struct sb_timer resubmit;       /* retries an io_uring_submit the kernel refused */
+	struct sb_defer again;          /* the hook left work queued: run it once more */
 	STAILQ_HEAD(, file_ctx) backlog;
 	STAILQ_HEAD(, file_ctx) inline_q; /* tried on the loop by the prepare hook */
 };
@@ -225,6 +228,14 @@ static void file_run_inline(struct file_backend *f)
 	}
 }
 
+/* Work that nothing but this hook will start: SQEs not yet submitted,
+ * inline requests, a backlog. */
+static bool file_has_queued(struct file_backend *f)
+{
+	return io_uring_sq_ready(&f->ring) || !STAILQ_EMPTY(&f->inline_q) ||
+	       !STAILQ_EMPTY(&f->backlog);
+}
+
 /* The prepare hook: one io_uring_submit per loop iteration, then whatever
  * completed inside it (reads from the page cache usually do).
  *
@@ -236,7 +247,17 @@ static void file_run_inline(struct file_backend *f)
  * completion, but is switched off while this hook reaps completions itself
  * (that costs no syscall: a flag in the shared ring) and switched on again
  * before the hook returns, with one more look at the CQ: whatever is posted
- * after that look signals the eventfd and wakes the loop. */
+ * after that look signals the eventfd and wakes the loop.  The flag is a
+ * store and the look a load, which the CPU may reorder; a full barrier
+ * between them pairs with the kernel's between posting a CQE and reading
+ * the flag, so that at least one side sees the other.
+ *
+ * Continuations: a completion reaped here may queue the request's next step
+ * (the rest of a short transfer, the next chunk of zeroes, the next way of
+ * zeroing, a FUA sync, a retry after EAGAIN) after this hook's submit.  No
+ * event would ever start it, so the hook asks the loop to run it again
+ * (a deferred call, which also keeps the loop from sleeping) rather than
+ * leave it queued. */
 static void file_prepare(void *opaque)
 {
 	struct file_backend *f = opaque;
@@ -259,7 +280,11 @@ static void file_prepare(void *opaque)
 	file_submit_batch(f);
 	file_drain(f);
 	io_uring_cq_eventfd_toggle(&f->ring, true);
+	io_uring_smp_mb();
 	file_drain(f);
+	/* A refused submit waits for its timer, not for another round. */
+	if (file_has_queued(f) && !f->resubmit.armed)
+		sb_loop_defer(f->loop, &f->again);
 }
 
 /* For O_DIRECT: the range must be aligned; the buffer is copied when it is
@@ -498,6 +523,7 @@ static void file_close(struct sb_backend *be)
 
 	sb_loop_hook_del(f->loop, &f->hook);
 	sb_timer_cancel(f->loop, &f->resubmit);
+	sb_loop_defer_cancel(f->loop, &f->again);
 	file_free(f);
 }
 
@@ -617,6 +643,7 @@ static int file_open(struct sb_loop *loop, const char *spec,
 	STAILQ_INIT(&f->backlog);
 	STAILQ_INIT(&f->inline_q);
 	sb_timer_init(&f->resubmit, file_prepare, f);
+	sb_defer_init(&f->again, file_prepare, f);
 	if (asprintf(&f->be.name, "file:%s", path) < 0) {
 		f->be.name = NULL;
 		file_free(f);

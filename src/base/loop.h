@@ -77,7 +77,12 @@ void sb_defer_init(struct sb_defer *d, void (*fn)(void *), void *opaque);
 void sb_loop_defer(struct sb_loop *loop, struct sb_defer *d);
 void sb_loop_defer_cancel(struct sb_loop *loop, struct sb_defer *d);
 
-/* ---- prepare hooks: run before every wait ---- */
+/* ---- prepare hooks: run before every wait ----
+ *
+ * The loop sleeps after its hooks unless a deferred call is queued or an fd
+ * is ready.  A hook that leaves work of its own behind, with no fd event to
+ * start it (an io_uring step queued after its submit), must queue a deferred
+ * call that runs it; the loop then runs its hooks again before sleeping. */
 struct sb_hook {
 	void (*fn)(void *opaque);
 	void *opaque;

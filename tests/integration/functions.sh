@@ -166,11 +166,13 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # qemu_io_ok URI CMD... : run qemu-io (bounded), fail the test on any error.
 qemu_io_ok() {
     local uri=$1; shift
-    local args=() c out
+    local args=() c out rc=0
     for c in "$@"; do args+=(-c "$c"); done
-    if ! out=$(timeout 120 qemu-io -f raw "$uri" "${args[@]}" 2>&1); then
+    out=$(timeout 120 qemu-io -f raw "$uri" "${args[@]}" 2>&1) || rc=$?
+    if ((rc != 0)); then
         echo "$out" >&2
-        fail "qemu-io failed: $*"
+        ((rc != 124)) || echo "qemu-io did not finish in 120 s" >&2
+        fail "qemu-io failed (exit $rc): $*"
     fi
     if grep -qiE 'failed|error' <<<"$out"; then
         echo "$out" >&2
