@@ -14,12 +14,12 @@ requires qemu-io
 
 # The file systems to try: the test folder's, and tmpfs where there is one.
 dirs=("$T")
-if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+if [[ $(df --output=fstype /dev/shm 2>/dev/null | tail -1) == tmpfs ]]; then
     shm=$(mktemp -d /dev/shm/sbtest.XXXXXX)
     cleanup_add "rm -rf $shm"
     dirs+=("$shm")
 else
-    info "no tmpfs at /dev/shm: only $(stat -f -c %T "$T") is tried"
+    info "no tmpfs at /dev/shm: only $(df --output=fstype "$T" | tail -1) is tried"
 fi
 
 # qemu-io's "write -z" asks for NBD_CMD_FLAG_NO_HOLE (no -u), so zeroes are
@@ -31,7 +31,7 @@ done
 cmds+=(-c 'read -P 0 0 12M')
 
 for dir in "${dirs[@]}"; do
-    fs=$(stat -f -c %T "$dir")
+    fs=$(df --output=fstype "$dir" | tail -1)
     caches=(writeback none)
     [[ $fs != tmpfs ]] || caches=(writeback) # tmpfs has no O_DIRECT
     for cache in "${caches[@]}"; do
