@@ -164,19 +164,21 @@ outage_for() {
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # qemu_io_ok URI CMD... : run qemu-io (bounded), fail the test on any error.
+# Its output is left in QEMU_IO_OUT.
 qemu_io_ok() {
     local uri=$1; shift
-    local args=() c out rc=0
+    local args=() c rc=0 what=$*
     for c in "$@"; do args+=(-c "$c"); done
-    out=$(timeout 120 qemu-io -f raw "$uri" "${args[@]}" 2>&1) || rc=$?
+    ((${#what} <= 300)) || what="${what:0:300}... ($# commands)"
+    QEMU_IO_OUT=$(timeout 120 qemu-io -f raw "$uri" "${args[@]}" 2>&1) || rc=$?
     if ((rc != 0)); then
-        echo "$out" >&2
+        echo "$QEMU_IO_OUT" >&2
         ((rc != 124)) || echo "qemu-io did not finish in 120 s" >&2
-        fail "qemu-io failed (exit $rc): $*"
+        fail "qemu-io failed (exit $rc): $what"
     fi
-    if grep -qiE 'failed|error' <<<"$out"; then
-        echo "$out" >&2
-        fail "qemu-io reported an error: $*"
+    if grep -qiE 'failed|error' <<<"$QEMU_IO_OUT"; then
+        echo "$QEMU_IO_OUT" >&2
+        fail "qemu-io reported an error: $what"
     fi
 }
 
