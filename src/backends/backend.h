@@ -10,6 +10,15 @@
  * tells the core about its connection through sb_backend_set_connected(), so a
  * reconnect can trigger a probe at once.  Filters (fault injection) are
  * backends that wrap another one.
+ *
+ * Volatile caches: a backend with SB_CAP_FLUSH may hold acknowledged writes
+ * in a cache that a flush makes durable.  The core keeps the writes
+ * acknowledged since the last successful flush and writes them again after
+ * any event that may have lost that cache (DESIGN.md invariant 2).  It treats
+ * a reconnect (sb_backend_set_connected(be, true) after a loss) and a failed
+ * flush as such events by itself; a backend that learns of a loss in any
+ * other way (an iSCSI POWER ON / RESET unit attention) calls
+ * sb_backend_cache_lost() before it completes any request after the loss.
  */
 #ifndef SB_BACKEND_H
 #define SB_BACKEND_H
@@ -50,6 +59,9 @@ struct sb_backend_ops {
 struct sb_backend_upcalls {
 	void (*complete)(void *opaque, struct sb_request *req, int err);
 	void (*connection)(void *opaque, bool up, int err);
+	/* Optional - may be NULL.  The backend may have lost writes it had
+	 * acknowledged but not made durable; @why is for the log. */
+	void (*cache_lost)(void *opaque, const char *why);
 	void *opaque;
 };
 
@@ -110,6 +122,13 @@ static inline void sb_backend_set_connected(struct sb_backend *be, bool up, int 
 	be->connected = up;
 	if (be->up.connection)
 		be->up.connection(be->up.opaque, up, err);
+}
+
+/* Tells the user of the backend that its volatile cache may be gone. */
+static inline void sb_backend_cache_lost(struct sb_backend *be, const char *why)
+{
+	if (be->up.cache_lost)
+		be->up.cache_lost(be->up.opaque, why);
 }
 
 static inline void sb_backend_close(struct sb_backend *be)

@@ -335,6 +335,13 @@ static void fault_inner_connection(void *opaque, bool up, int err)
 	sb_backend_set_connected(&f->be, up, err);
 }
 
+static void fault_inner_cache_lost(void *opaque, const char *why)
+{
+	struct sb_fault *f = opaque;
+
+	sb_backend_cache_lost(&f->be, why);
+}
+
 /* ---- the trigger file ---- */
 
 /* Reads the whole (small) file at @path into a new string.  Returns 0, or
@@ -558,6 +565,7 @@ int sb_fault_wrap(struct sb_loop *loop, struct sb_backend *inner,
 	inner->up = (struct sb_backend_upcalls){
 		.complete = fault_inner_complete,
 		.connection = fault_inner_connection,
+		.cache_lost = fault_inner_cache_lost,
 		.opaque = f,
 	};
 	if (trigger_file && trigger_open(f, trigger_file, errp) < 0) {

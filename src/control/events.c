@@ -40,6 +40,8 @@ static const char *const event_names[SB_EVENT__COUNT] = {
 	[SB_EVENT_BACKEND_DOWN] = "BACKEND_DISCONNECTED",
 	[SB_EVENT_BACKEND_UP] = "BACKEND_RECONNECTED",
 	[SB_EVENT_CLEARED] = "DISK_CLEARED",
+	[SB_EVENT_DEGRADED] = "DISK_DEGRADED",
+	[SB_EVENT_REPLAYED] = "DISK_REPLAYED",
 };
 
 static void on_event(void *opaque, struct sb_disk *disk, const struct sb_disk_event *ev)
@@ -61,6 +63,10 @@ static void on_event(void *opaque, struct sb_disk *disk, const struct sb_disk_ev
 		     ev->kind == SB_EVENT_FAILED_HELD || ev->kind == SB_EVENT_CLEARED)) {
 		json_object_set_new(data, "duration-ms", sb_qmp_ms(ev->duration_ns));
 		json_object_set_new(data, "requests", sb_qmp_uint(ev->requests));
+	}
+	if (data && ev->kind == SB_EVENT_REPLAYED) {
+		json_object_set_new(data, "writes", sb_qmp_uint(ev->requests));
+		json_object_set_new(data, "bytes", sb_qmp_uint(ev->bytes));
 	}
 	if (!data) {
 		sb_err("disk %s: out of memory: event %s lost", sb_disk_name(disk),

@@ -120,11 +120,12 @@ static void sample_seconds(FILE *out, const char *name, const struct sb_disk *di
 static void write_state(FILE *out, const struct sb_metrics *m)
 {
 	static const enum sb_disk_state states[] = {
-		SB_DISK_HEALTHY, SB_DISK_HUNG, SB_DISK_RECOVERING, SB_DISK_STOPPED,
+		SB_DISK_HEALTHY, SB_DISK_DEGRADED, SB_DISK_HUNG, SB_DISK_RECOVERING,
+		SB_DISK_STOPPED,
 	};
 
 	family(out, "steadyblk_disk_state", "gauge",
-	       "1 for the state the disk is in (healthy, hung, recovering, stopped), 0 for the others.");
+	       "1 for the state the disk is in (healthy, degraded, hung, recovering, stopped), 0 for the others.");
 	for (size_t i = 0; i < m->ndisks; i++) {
 		for (size_t s = 0; s < SB_ARRAY_SIZE(states); s++) {
 			series(out, "steadyblk_disk_state", m->disks[i].disk);

@@ -15,6 +15,7 @@ const char *sb_disk_state_name(enum sb_disk_state s)
 	static const char *const names[] = {
 		[SB_DISK_HEALTHY] = "healthy", [SB_DISK_HUNG] = "hung",
 		[SB_DISK_RECOVERING] = "recovering", [SB_DISK_STOPPED] = "stopped",
+		[SB_DISK_DEGRADED] = "degraded",
 	};
 	return (unsigned)s < SB_ARRAY_SIZE(names) ? names[s] : "?";
 }

@@ -36,6 +36,7 @@ enum sb_disk_state {
 	SB_DISK_HUNG,
 	SB_DISK_RECOVERING,
 	SB_DISK_STOPPED,
+	SB_DISK_DEGRADED,
 };
 
 const char *sb_disk_state_name(enum sb_disk_state s);
@@ -68,6 +69,12 @@ enum sb_disk_event_kind {
 	SB_EVENT_CLEARED,        /* nothing held any more, without a recovery: the
 				    last held requests' clients went away, or the
 				    policy failed them (an error it does not retry) */
+	SB_EVENT_DEGRADED,       /* a flaky path: the backend answers, some requests
+				    fail; those are held and retried one by one
+				    while the rest flow */
+	SB_EVENT_REPLAYED,       /* the backend may have lost its volatile cache:
+				    the writes acknowledged since its last flush
+				    were written again (requests, bytes) */
 	SB_EVENT__COUNT
 };
 
@@ -83,7 +90,9 @@ struct sb_disk_event {
 					how long it hung */
 	uint64_t requests;           /* RECOVERED: held requests that completed;
 					TIMED_OUT, FAILED_HELD: requests failed;
-					CLEARED: requests dropped or failed */
+					CLEARED: requests dropped or failed;
+					REPLAYED: writes, trims and zeroes written again */
+	uint64_t bytes;              /* REPLAYED: their bytes */
 };
 
 struct sb_disk_observer {

@@ -94,6 +94,7 @@ static void enter_hung(struct sb_disk *disk, uint64_t now)
 		break;
 	case SB_DISK_HUNG:
 	case SB_DISK_STOPPED:
+	case SB_DISK_DEGRADED:
 		break;
 	}
 }

@@ -154,7 +154,7 @@ static void harness_open(struct harness *h, const char *trigger)
 	h->stub->be.ctx_size = 48;
 	if (sb_fault_wrap(h->loop, &h->stub->be, trigger, &h->be, &err) < 0)
 		fail_msg("sb_fault_wrap: %s", err->msg);
-	h->be->up = (struct sb_backend_upcalls){ on_complete, on_connection, h };
+	h->be->up = (struct sb_backend_upcalls){ .complete = on_complete, .connection = on_connection, .opaque = h };
 	h->f = sb_fault_from_backend(h->be);
 	assert_non_null(h->f);
 	h->req = calloc(1, sizeof(*h->req) + h->be->ctx_size);

@@ -101,7 +101,7 @@ static int open_backend(struct harness *h, bool read_only, enum sb_cache_mode ca
 		print_message("open: %s\n", err->msg);
 		return -1;
 	}
-	h->be->up = (struct sb_backend_upcalls){ on_complete, on_connection, h };
+	h->be->up = (struct sb_backend_upcalls){ .complete = on_complete, .connection = on_connection, .opaque = h };
 	return 0;
 }
 
