@@ -81,10 +81,17 @@ struct sb_backend {
 /* Options every driver understands. */
 enum sb_cache_mode { SB_CACHE_WRITEBACK, SB_CACHE_NONE };
 
+/* What the NBD backend does with a request that outlives timeout_ns. */
+enum sb_timeout_action {
+	SB_TIMEOUT_WAIT,      /* keep waiting on the live connection; log and count it */
+	SB_TIMEOUT_RECONNECT, /* abandon the connection: its requests fail with ETIMEDOUT */
+};
+
 struct sb_backend_config {
 	bool read_only;
 	enum sb_cache_mode cache;
 	uint64_t timeout_ns;        /* per request, for network backends; 0 = none */
+	enum sb_timeout_action timeout_action; /* nbd only; iscsi always reconnects */
 };
 
 /* A backend driver, listed in the table in registry.c. */

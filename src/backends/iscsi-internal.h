@@ -137,6 +137,8 @@ struct iscsibe {
 	enum iscsibe_step step;       /* CONNECTING: the exchange under way */
 	struct iscsibe_lun probe;     /* CONNECTING: what this session found */
 	unsigned uas;                 /* CONNECTING: unit attentions eaten */
+	bool ua_reset;                /* CONNECTING: one of them was a power on / reset */
+	char ua_reset_why[160];       /* ... and what it said */
 	unsigned redirects;           /* CONNECTING: login redirects followed */
 	bool in_service;              /* inside iscsi_service(): no teardown here */
 	int fail_err;                 /* a failure noted inside iscsi_service() */
@@ -168,6 +170,9 @@ struct iscsibe {
 int sb_iscsi_errno(int status, const struct scsi_sense *sense);
 /* True for CHECK CONDITION with UNIT ATTENTION: re-sent once, transparently. */
 bool sb_iscsi_is_unit_attention(int status, const struct scsi_sense *sense);
+/* True for a UNIT ATTENTION with ASC 29h (POWER ON, RESET, OR BUS DEVICE
+ * RESET OCCURRED, any ASCQ): the LUN's volatile write cache may be gone. */
+bool sb_iscsi_ua_cache_lost(int status, const struct scsi_sense *sense);
 /* Writes "CHECK CONDITION, MEDIUM_ERROR, ... (0x1100)" and the like into @buf. */
 void sb_iscsi_describe(int status, const struct scsi_sense *sense, char *buf, size_t len);
 
@@ -176,10 +181,11 @@ void sb_iscsi_describe(int status, const struct scsi_sense *sense, char *buf, si
 /* Resolves the portal of the URL (blocking: open() only) into ib->portal,
  * so that a reconnect never waits for a name server.  Returns 0 or -1. */
 int sb_iscsibe_resolve(struct iscsibe *ib, const char *portal, struct sb_error **errp);
-/* Brings the first session up before the loop runs, retrying a target that
+/* Brings the first session up before the daemon serves, retrying a target that
  * refuses or is not ready yet, for at most the backend timeout (30 s with
- * none).  A login or LUN failure ends it at once.  Returns 0 with the
- * session UP and ib->lun filled, or -1 with *errp naming the failure. */
+ * none), running the loop itself.  A login or LUN failure ends it at once,
+ * and so does a stopped loop (SIGTERM, SIGINT).  Returns 0 with the session
+ * UP and ib->lun filled, or -1 with *errp naming the failure. */
 int sb_iscsibe_connect_initial(struct iscsibe *ib, struct sb_error **errp);
 /* Starts an attempt now unless one is under way or the session is up. */
 void sb_iscsibe_attempt(struct iscsibe *ib);
@@ -215,6 +221,10 @@ void sb_iscsibe_lun_step(struct iscsibe *ib);
  * a reconnect, and completes every request that was in flight on it with
  * @err.  Outside libiscsi only. */
 void sb_iscsibe_lost(struct iscsibe *ib, int err, const char *why);
+/* The LUN reported a power on or reset (@why, for the log): tells the core
+ * its cache may be lost (sb_backend_cache_lost), once per report.  Called
+ * before any request completes after the report. */
+void sb_iscsibe_cache_lost(struct iscsibe *ib, const char *why);
 /* The deadline timer fired while UP: a request older than the backend
  * timeout declares the session dead. */
 void sb_iscsibe_check_deadlines(struct iscsibe *ib);

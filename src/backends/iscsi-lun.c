@@ -173,7 +173,14 @@ static void bringup_done(struct iscsi_context *ctx, int status, void *data, void
 		sb_iscsibe_connection_failed(ib);
 	} else if (ib->step == STEP_TUR && sb_iscsi_is_unit_attention(status, &task->sense) &&
 		   ++ib->uas <= ISCSIBE_MAX_UAS) {
-		/* The usual greeting of a fresh login: ask again. */
+		/* The usual greeting of a fresh login: ask again.  A power on
+		 * or reset among them is told to the core once the session is
+		 * up, before any request (sb_iscsibe_established). */
+		if (sb_iscsi_ua_cache_lost(status, &task->sense) && !ib->ua_reset) {
+			ib->ua_reset = true;
+			sb_iscsi_describe(status, &task->sense, ib->ua_reset_why,
+					  sizeof(ib->ua_reset_why));
+		}
 	} else if (ib->step > STEP_CAPACITY && status == SCSI_STATUS_CHECK_CONDITION) {
 		bringup_optional_failed(ib);
 	} else {

@@ -18,10 +18,23 @@
 #define ASC_INVALID_OPCODE     0x2000 /* ILLEGAL REQUEST: the LUN lacks the command */
 #define ASC_LUN_NOT_SUPPORTED  0x2500 /* ILLEGAL REQUEST: the LUN left the target */
 #define ASC_SPACE_ALLOC_FAILED 0x2707 /* DATA PROTECT: a thin pool ran out of space */
+#define ASC_POWER_ON_RESET     0x29   /* UNIT ATTENTION: POWER ON, RESET, OR BUS DEVICE
+					 RESET OCCURRED and its ASCQs (the ASC alone) */
 
 bool sb_iscsi_is_unit_attention(int status, const struct scsi_sense *sense)
 {
 	return status == SCSI_STATUS_CHECK_CONDITION && sense->key == SCSI_SENSE_UNIT_ATTENTION;
+}
+
+bool sb_iscsi_ua_cache_lost(int status, const struct scsi_sense *sense)
+{
+	/* Every ASCQ of ASC 29h: power on (01), SCSI bus reset (02), bus
+	 * device reset function (03), device internal reset (04), a LUN
+	 * reset by another initiator (00 on tgtd), I_T nexus loss (07) ...
+	 * Not all of them lose a cache, but none says it was kept, and a
+	 * needless replay costs time where a missed one loses data. */
+	return sb_iscsi_is_unit_attention(status, sense) &&
+	       ((unsigned)sense->ascq >> 8) == ASC_POWER_ON_RESET;
 }
 
 static int sense_errno(const struct scsi_sense *sense)

@@ -9,9 +9,11 @@
  *   any failure noted in a libiscsi callback -> acted upon once
  *     iscsi_service() has returned: teardown, then retry with backoff
  *
- * At start-up the attempts run under a private poll() with a time bound,
- * because the export needs the size before the loop runs; later they run in
- * the loop and never block it (the portal was resolved at open).
+ * At start-up the attempts run the loop themselves, within a time bound,
+ * because the export needs the size before the daemon serves; a SIGTERM or
+ * SIGINT (the daemon's signal watch stops the loop) ends them at once.
+ * Later they run in the loop and never block it (the portal was resolved
+ * at open).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "backends/iscsi-internal.h"
 #include "base/log.h"
@@ -310,6 +311,11 @@ void sb_iscsibe_established(struct iscsibe *ib)
 		ib->be.name, outage / SB_NS_PER_MS, ib->attempts);
 	ib->attempts = 0;
 	ib->down_since_ns = 0;
+	/* The first session has nothing acknowledged to lose; a later one
+	 * that was greeted with a power on or reset tells the core before
+	 * the core can send anything on it. */
+	if (ib->ua_reset)
+		sb_iscsibe_cache_lost(ib, ib->ua_reset_why);
 	sb_backend_set_connected(&ib->be, true, 0);
 }
 
@@ -376,6 +382,7 @@ void sb_iscsibe_attempt(struct iscsibe *ib)
 	ib->state = ISCSIBE_CONNECTING;
 	ib->step = STEP_CONNECT;
 	ib->uas = 0;
+	ib->ua_reset = false;
 	ib->redirects = 0;
 	ib->fail_err = 0;
 	memset(&ib->probe, 0, sizeof(ib->probe));
@@ -393,45 +400,57 @@ static bool startup_transient(int err)
 	return err == -ENOTCONN || err == -EAGAIN || err == -ENOMEM;
 }
 
+/* One round of the loop during start-up, at most until @until: the
+ * session's watch, timers and prepare hook work as they do later, and the
+ * daemon's signal watch stops the loop on SIGTERM or SIGINT.  Returns false
+ * once the daemon is stopping. */
+static bool startup_wait(struct iscsibe *ib, uint64_t until)
+{
+	uint64_t now = sb_now_ns();
+
+	if (sb_loop_run_once(ib->loop, until > now ? until - now : 0) < 0)
+		sb_iscsibe_fail(ib, -EIO, "the event loop failed");
+	return !sb_loop_stopping(ib->loop);
+}
+
 int sb_iscsibe_connect_initial(struct iscsibe *ib, struct sb_error **errp)
 {
 	uint64_t bound = attempt_bound(ib);
-	uint64_t deadline = sb_now_ns() + bound, now;
+	uint64_t start = sb_now_ns(), deadline = start + bound, now;
 	uint64_t backoff = ISCSIBE_BACKOFF_MIN_NS;
+	bool live = true;
 
 	sb_timer_init(&ib->deadline, session_deadline, ib);
 	sb_timer_init(&ib->retry, session_retry, ib);
 	sb_loop_hook_add(ib->loop, &ib->prepare, session_prepare, ib);
 	for (;;) {
 		sb_iscsibe_attempt(ib);
-		/* The loop does not run yet: drive the context by hand. */
-		while (ib->state == ISCSIBE_CONNECTING) {
-			struct pollfd pfd = { .fd = iscsi_get_fd(ib->ctx),
-					      .events = (short)iscsi_which_events(ib->ctx) };
-			now = sb_now_ns();
-			if (now >= deadline) {
+		/* The daemon does not serve yet: run the loop for the session. */
+		while (live && ib->state == ISCSIBE_CONNECTING) {
+			if (sb_now_ns() >= deadline) {
 				sb_iscsibe_fail(ib, -ETIMEDOUT, "no answer within %" PRIu64 " ms",
 						bound / SB_NS_PER_MS);
 				break;
 			}
-			uint64_t wait_ms = (deadline - now + SB_NS_PER_MS - 1) / SB_NS_PER_MS;
-			int n = poll(&pfd, 1, (int)SB_MIN(wait_ms, 100u));
-			if (n < 0 && errno != EINTR)
-				sb_iscsibe_fail(ib, -errno, "poll: %s", strerror(errno));
-			else
-				session_service(ib, n > 0 ? pfd.revents : 0);
+			live = startup_wait(ib, deadline);
 		}
-		if (ib->state == ISCSIBE_UP)
+		if (live && ib->state == ISCSIBE_UP)
 			return 0;
 		now = sb_now_ns();
-		if (!startup_transient(ib->last_err) || now + backoff >= deadline)
+		if (!live || !startup_transient(ib->last_err) || now + backoff >= deadline)
 			break;
 		sb_debug("iscsi %s: %s; trying again", ib->be.name, ib->last_msg);
-		struct timespec ts = { .tv_sec = (time_t)(backoff / SB_NS_PER_SEC),
-				       .tv_nsec = (long)(backoff % SB_NS_PER_SEC) };
-		nanosleep(&ts, NULL);
+		uint64_t until = now + backoff;
+		while (live && sb_now_ns() < until)
+			live = startup_wait(ib, until);
+		if (!live)
+			break;
 		backoff = SB_MIN(backoff * 2, ISCSIBE_BACKOFF_MAX_NS);
 	}
 	sb_iscsibe_session_free(ib);
+	if (!live)
+		return sb_error_set(errp, "%s: interrupted during start-up, while connecting "
+				    "(after %" PRIu64 " ms)", ib->be.name,
+				    (sb_now_ns() - start) / SB_NS_PER_MS);
 	return sb_error_set(errp, "%s: %s", ib->be.name, ib->last_msg);
 }

@@ -188,6 +188,11 @@ static void iscsibe_done(struct iscsi_context *ctx, int status, void *data, void
 		return;
 	}
 	r->task = NULL;
+	if (sb_iscsi_ua_cache_lost(status, &task->sense)) {
+		/* Before this or any later request completes (invariant 2). */
+		sb_iscsi_describe(status, &task->sense, why, sizeof(why));
+		sb_iscsibe_cache_lost(ib, why);
+	}
 	if (sb_iscsi_is_unit_attention(status, &task->sense) && !r->ua_resent) {
 		/* A state change of the LUN (a reset, a new session, a
 		 * capacity change), not an answer to this command. */
@@ -304,6 +309,13 @@ void sb_iscsibe_lost(struct iscsibe *ib, int err, const char *why)
 		}
 		sb_backend_complete(&ib->be, req_of(r), err);
 	}
+}
+
+void sb_iscsibe_cache_lost(struct iscsibe *ib, const char *why)
+{
+	sb_warn("iscsi %s: %s: the LUN was powered on or reset, and writes in its volatile "
+		"cache may be lost; telling the core (cache lost)", ib->be.name, why);
+	sb_backend_cache_lost(&ib->be, why);
 }
 
 void sb_iscsibe_check_deadlines(struct iscsibe *ib)

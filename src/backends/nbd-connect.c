@@ -14,22 +14,16 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backends/nbd-internal.h"
 #include "base/compiler.h"
 #include "base/log.h"
 #include "base/parse.h"
-
-/* The start-up loop passes epoll's event bits to poll(). */
-_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT && EPOLLERR == POLLERR &&
-	       EPOLLHUP == POLLHUP, "poll and epoll event bits differ");
 
 static void set_msg(struct nbdbe *nb, const char *fmt, ...) SB_PRINTF(2, 3);
 static void set_msg(struct nbdbe *nb, const char *fmt, ...)
@@ -80,20 +74,28 @@ static void sockopt(struct nbdbe *nb, int fd, int level, int name, int value, co
 }
 
 /* A dead peer or a silent cut kills the connection within about the
- * backend timeout even when no request is waiting: unacknowledged data
- * (TCP_USER_TIMEOUT) and an idle connection (keepalive) are both bounded. */
+ * backend timeout T, whether requests wait or not, and a server that is
+ * merely slow does not (its kernel still acknowledges what we send):
+ * - data we sent unacknowledged for T: TCP_USER_TIMEOUT = T;
+ * - nothing acknowledged or received for T (a request sent, its reply
+ *   awaited, or an idle connection): keepalive probes from T/2 on, every
+ *   T/6; with TCP_USER_TIMEOUT set, Linux ends the connection at the first
+ *   probe past T without an answer, so T/2 + 3 * T/6 = T (whole seconds,
+ *   rounded up, at least 1 s each). */
 static void tcp_options(struct nbdbe *nb, int fd)
 {
-	unsigned t = (unsigned)(nb->timeout_ns / SB_NS_PER_SEC);
+	uint64_t ms = SB_MAX(nb->timeout_ns / SB_NS_PER_MS, (uint64_t)1);
 
 	sockopt(nb, fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
 	sockopt(nb, fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
 	if (!nb->timeout_ns)
 		return; /* no timeout asked for: the kernel's defaults */
-	sockopt(nb, fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
-		(int)SB_MIN(nb->timeout_ns / SB_NS_PER_MS, (uint64_t)INT32_MAX), "TCP_USER_TIMEOUT");
-	sockopt(nb, fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)SB_MAX(t / 2, 1u), "TCP_KEEPIDLE");
-	sockopt(nb, fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)SB_MAX(t / 6, 1u), "TCP_KEEPINTVL");
+	sockopt(nb, fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)SB_MIN(ms, (uint64_t)INT32_MAX),
+		"TCP_USER_TIMEOUT");
+	sockopt(nb, fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)SB_MIN((ms + 1999) / 2000, (uint64_t)32767),
+		"TCP_KEEPIDLE");
+	sockopt(nb, fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)SB_MIN((ms + 5999) / 6000, (uint64_t)32767),
+		"TCP_KEEPINTVL");
 	sockopt(nb, fd, IPPROTO_TCP, TCP_KEEPCNT, 3, "TCP_KEEPCNT");
 }
 
@@ -410,46 +412,74 @@ uint32_t sb_nbdbe_events(struct nbdbe *nb)
 	return 0;
 }
 
-static void sleep_ns(uint64_t ns)
+/* The start-up's socket watch; the running backend's own (nbd.c) takes
+ * over once the connection is up. */
+static void startup_io(void *opaque, uint32_t events)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ns / SB_NS_PER_SEC),
-			       .tv_nsec = (long)(ns % SB_NS_PER_SEC) };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	sb_nbdbe_connect_io(opaque, events);
+}
+
+/* One round of the loop during start-up, at most until @until, with the
+ * connection's socket watched.  The loop also carries the daemon's signal
+ * watch: a SIGTERM or SIGINT stops the loop, and the start-up with it.
+ * Returns false once the daemon is stopping. */
+static bool startup_wait(struct nbdbe *nb, uint64_t until)
+{
+	uint64_t now = sb_now_ns();
+
+	if (nb->state == NBDBE_CONNECTING || nb->state == NBDBE_HANDSHAKE) {
+		if (!nb->watch.added)
+			sb_watch_init(&nb->watch, nb->fd, startup_io, nb);
+		int r = sb_loop_watch_set(nb->loop, &nb->watch, sb_nbdbe_events(nb));
+		if (r < 0) {
+			sb_nbdbe_connect_failed(nb, r, "cannot watch the socket");
+			return !sb_loop_stopping(nb->loop);
+		}
+	}
+	if (sb_loop_run_once(nb->loop, until > now ? until - now : 0) < 0)
+		sb_nbdbe_connect_failed(nb, -EIO, "the event loop failed");
+	return !sb_loop_stopping(nb->loop);
 }
 
 int sb_nbdbe_connect_initial(struct nbdbe *nb, struct sb_error **errp)
 {
 	uint64_t bound = nb->timeout_ns ? nb->timeout_ns : NBDBE_CONNECT_NS;
 	uint64_t start = sb_now_ns(), deadline = start + bound, now;
+	bool live = true;
 
-	/* The loop does not run yet: drive the same state machine with poll(),
-	 * within one overall deadline. */
+	/* The export needs the size before the daemon serves anything: drive
+	 * the same state machine as a reconnect, on the loop (its timers bound
+	 * each attempt), within one overall deadline, and give up at once when
+	 * the daemon is told to stop. */
 	for (;;) {
 		sb_nbdbe_attempt(nb);
-		while (nb->state == NBDBE_CONNECTING || nb->state == NBDBE_HANDSHAKE) {
-			struct pollfd p = { .fd = nb->fd, .events = (short)sb_nbdbe_events(nb) };
-			uint64_t until = SB_MIN(deadline, nb->connect_deadline_ns);
-			now = sb_now_ns();
-			if (now >= until) {
+		while (live && (nb->state == NBDBE_CONNECTING || nb->state == NBDBE_HANDSHAKE)) {
+			if (sb_now_ns() >= deadline) {
 				sb_nbdbe_connect_failed(nb, -ETIMEDOUT, "no answer from the server");
 				break;
 			}
-			int n = poll(&p, 1, (int)((until - now + SB_NS_PER_MS - 1) / SB_NS_PER_MS));
-			if (n < 0 && errno != EINTR)
-				sb_nbdbe_connect_failed(nb, -errno, strerror(errno));
-			else if (n > 0)
-				sb_nbdbe_connect_io(nb, (uint32_t)p.revents);
+			live = startup_wait(nb, deadline);
 		}
-		if (nb->state == NBDBE_UP)
+		if (!live)
+			break;
+		if (nb->state == NBDBE_UP) {
+			sb_loop_watch_del(nb->loop, &nb->watch);
 			return 0;
+		}
 		now = sb_now_ns();
 		if (nb->refused || now >= deadline)
 			break;
-		uint64_t delay = backoff_take(nb);
-		sleep_ns(SB_MIN(delay, deadline - now));
-		if (sb_now_ns() >= deadline)
+		uint64_t until = now + SB_MIN(backoff_take(nb), deadline - now);
+		while (live && sb_now_ns() < until)
+			live = startup_wait(nb, until);
+		if (!live || sb_now_ns() >= deadline)
 			break;
+	}
+	if (!live) {
+		sb_nbdbe_teardown(nb, false);
+		return sb_error_set(errp, "backend '%s': interrupted during start-up, while "
+				    "connecting (after %" PRIu64 " ms, %u failed attempts)",
+				    nb->be.name, (sb_now_ns() - start) / SB_NS_PER_MS, nb->attempts);
 	}
 	return sb_error_set(errp, "backend '%s': cannot connect: %s (%u attempts in %" PRIu64
 			    " ms)", nb->be.name, nb->last_msg, nb->attempts,

@@ -45,6 +45,7 @@
 #define NBDBE_CONNECT_NS (30 * SB_NS_PER_SEC)    /* bound of one attempt with --backend-timeout 0 */
 #define NBDBE_SYN_NS (2 * SB_NS_PER_SEC)         /* bound of one TCP connect(): then a fresh SYN */
 #define NBDBE_LIBNBD_MAX_REQUEST (64u << 20)     /* libnbd refuses larger reads and writes */
+#define NBDBE_SLOW_LOG_NS (10 * SB_NS_PER_SEC)   /* at most one slow-request warning per ... */
 
 /* ---- where the server is (nbd-uri.c) ---- */
 struct nbdbe_target {
@@ -83,6 +84,7 @@ struct nbdbe_req {
 	enum nbdbe_req_state state;
 	int err;                      /* DONE: 0 or -errno for the core */
 	uint64_t deadline_ns;         /* INFLIGHT: the backend timeout ends here */
+	bool slow;                    /* INFLIGHT: outlived it, waited for (counted once) */
 	struct nbdbe *nb;             /* libnbd's callback gets only this context */
 	TAILQ_ENTRY(nbdbe_req) link;  /* on `inflight` or `done` */
 };
@@ -102,6 +104,7 @@ struct nbdbe {
 	unsigned naddrs;
 	unsigned next_addr;           /* the address the next attempt uses */
 	uint64_t timeout_ns;          /* --backend-timeout, 0 = none */
+	enum sb_timeout_action timeout_action; /* past it: wait, or abandon the connection */
 	uint32_t caps_first;          /* capabilities of the first connection */
 	bool running;                 /* open() is done: failures schedule reconnects */
 
@@ -115,7 +118,7 @@ struct nbdbe {
 	struct sb_hook prepare;
 	struct sb_timer conn_timer;   /* DOWN: the next attempt; CONNECTING and
 					 HANDSHAKE: the attempt's deadline */
-	uint64_t connect_deadline_ns; /* the attempt's deadline, for the start-up poll() */
+	uint64_t connect_deadline_ns; /* the attempt's deadline (conn_timer) */
 	uint64_t backoff_ns;          /* delay before the next attempt, 0 = at once;
 					 reset by a request that succeeds */
 	struct sb_timer deadline;     /* UP: the oldest request's deadline */
@@ -129,9 +132,13 @@ struct nbdbe {
 	struct nbdbe_req_list done;
 	struct sb_defer deliver;
 
-	/* For describe_state. */
+	/* For describe_state and the logs. */
 	uint64_t reconnects;
-	uint64_t timeouts;
+	uint64_t timeouts;            /* connections abandoned on a request timeout */
+	uint64_t slow_requests;       /* requests that outlived the timeout, waited for */
+	uint64_t slow_warned_ns;      /* the last slow-request warning ... */
+	uint64_t slow_quiet;          /* ... and how many were not logged since */
+	uint64_t slow_done_logged_ns; /* the last "a slow request completed" line */
 	char state_json[256];
 };
 
@@ -139,9 +146,11 @@ struct nbdbe {
 
 /* Resolves the target's address (blocking: open() only).  Returns 0 or -1. */
 int sb_nbdbe_resolve(struct nbdbe *nb, struct sb_error **errp);
-/* Connects before the loop runs, retrying a server that refuses or is not
- * there yet with backoff, for at most the backend timeout.  Returns 0 with
- * the connection UP, or -1 with *errp naming the URI and the last failure. */
+/* Connects before the daemon serves (running the loop itself), retrying a
+ * server that refuses or is not there yet with backoff, for at most the
+ * backend timeout; a stopped loop (SIGTERM, SIGINT) ends it at once.
+ * Returns 0 with the connection UP, or -1 with *errp naming the URI and the
+ * last failure, or saying it was interrupted. */
 int sb_nbdbe_connect_initial(struct nbdbe *nb, struct sb_error **errp);
 /* Starts a connection attempt now unless one is under way or up. */
 void sb_nbdbe_attempt(struct nbdbe *nb);

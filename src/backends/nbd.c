@@ -10,11 +10,19 @@
  *                   core, outside libnbd and its handle lock
  *
  * When the connection goes (the server died or closed it, it answered
- * ESHUTDOWN, or a request outlived --backend-timeout), every request still
- * in flight on it completes once with an error (ENOTCONN, ECONNRESET,
- * ESHUTDOWN, ETIMEDOUT) and is never re-sent by us: the core's error policy
- * holds it and re-issues it on the next connection (invariant 4).  While
- * disconnected, submit fails at once with -ENOTCONN.
+ * ESHUTDOWN, TCP gave up on it, or, with --backend-timeout-action reconnect,
+ * a request outlived --backend-timeout), every request still in flight on it
+ * completes once with an error (ENOTCONN, ECONNRESET, ESHUTDOWN, ETIMEDOUT)
+ * and is never re-sent by us: the core's error policy holds it and
+ * re-issues it on the next connection (invariant 5).  While disconnected,
+ * submit fails at once with -ENOTCONN.
+ *
+ * A request that merely outlives --backend-timeout on a live connection is
+ * waited for by default (logged and counted as slow): NBD cannot fence it,
+ * so abandoning the connection would leave it in doubt at a server that is
+ * only slow, and may still execute it after our retry.  A dead peer or a
+ * silent cut is TCP's to find: TCP_USER_TIMEOUT and keepalive, derived from
+ * the same timeout (nbd-connect.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,6 +65,22 @@ static int nbdbe_req_done(void *opaque, int *error)
 	return 1; /* retire the command: we never call nbd_aio_command_completed */
 }
 
+/* A slow request (nbdbe_slow) got its answer: say so, at most once per
+ * NBDBE_SLOW_LOG_NS, so that a warning is followed by its outcome. */
+static void nbdbe_slow_done(struct nbdbe *nb, struct nbdbe_req *r)
+{
+	uint64_t now = sb_now_ns();
+	struct sb_request *req = ctx_request(r);
+
+	if (nb->slow_done_logged_ns && now - nb->slow_done_logged_ns < NBDBE_SLOW_LOG_NS)
+		return;
+	nb->slow_done_logged_ns = now;
+	sb_info("backend %s: the slow %s of %u bytes at %" PRIu64 " completed (%s) after %" PRIu64
+		" ms", nb->be.name, sb_op_name(req->op), req->length,
+		req->offset, r->err ? sb_errno_name(r->err) : "ok",
+		(now - (r->deadline_ns - nb->timeout_ns)) / SB_NS_PER_MS);
+}
+
 /* Deferred: hands settled requests to the core.  The core may submit from
  * its completion; a request that settles inside that submit joins the list
  * and is handed over in this same pass. */
@@ -68,6 +92,8 @@ static void nbdbe_deliver(void *opaque)
 	while ((r = TAILQ_FIRST(&nb->done))) {
 		TAILQ_REMOVE(&nb->done, r, link);
 		r->state = NBDBE_REQ_IDLE;
+		if (SB_UNLIKELY(r->slow))
+			nbdbe_slow_done(nb, r);
 		sb_backend_complete(&nb->be, ctx_request(r), r->err);
 	}
 }
@@ -93,9 +119,9 @@ static void nbdbe_lost(struct nbdbe *nb, int err, const char *why)
 	}
 	if (!TAILQ_EMPTY(&nb->done))
 		sb_loop_defer(nb->loop, &nb->deliver);
-	/* A timed-out write may still sit in our send queue: reset the
+	/* A write we give up on may still sit in our send queue: reset the
 	 * connection rather than let it reach the server after its retry. */
-	sb_nbdbe_teardown(nb, err == -ETIMEDOUT);
+	sb_nbdbe_teardown(nb, failed > 0 || err == -ETIMEDOUT);
 	nb->down_since_ns = sb_now_ns();
 	nb->attempts = 0;
 	nb->last_err = err;
@@ -153,25 +179,62 @@ static void nbdbe_prepare(void *opaque)
 		sb_nbdbe_connect_failed(nb, r, "cannot watch the socket");
 }
 
-/* The oldest request's deadline: past it, the connection is declared dead
- * (libnbd cannot cancel one command, and a server that does not answer one
- * request will not answer the others). */
+/* @r outlived the backend timeout on a connection that is alive as far as
+ * TCP knows: keep waiting for it (a slow server is not a dead one, and a
+ * request we abandon stays in doubt at the server), but count it and warn,
+ * at most once per NBDBE_SLOW_LOG_NS. */
+static void nbdbe_slow(struct nbdbe *nb, struct nbdbe_req *r, uint64_t now)
+{
+	struct sb_request *req = ctx_request(r);
+
+	r->slow = true;
+	nb->slow_requests++;
+	if (nb->slow_warned_ns && now - nb->slow_warned_ns < NBDBE_SLOW_LOG_NS) {
+		nb->slow_quiet++;
+		return;
+	}
+	sb_warn("backend %s: a %s of %u bytes at %" PRIu64 " has had no answer for %" PRIu64
+		" ms (--backend-timeout); waiting for it on the live connection (%" PRIu64
+		" slow requests so far, %" PRIu64 " not logged)", nb->be.name,
+		sb_op_name(req->op), req->length, req->offset,
+		(now - (r->deadline_ns - nb->timeout_ns)) / SB_NS_PER_MS, nb->slow_requests,
+		nb->slow_quiet);
+	nb->slow_warned_ns = now;
+	nb->slow_quiet = 0;
+}
+
+/* The backend timeout of the oldest request not yet found slow.  With
+ * --backend-timeout-action reconnect the connection is declared dead
+ * (libnbd cannot cancel one command); by default the request is waited
+ * for (nbdbe_slow) and the timer moves on to the next one. */
 static void nbdbe_deadline(void *opaque)
 {
 	struct nbdbe *nb = opaque;
-	struct nbdbe_req *r = TAILQ_FIRST(&nb->inflight);
+	uint64_t now = sb_now_ns();
+	struct nbdbe_req *r;
 	char why[96];
 
-	if (nb->state != NBDBE_UP || !r)
+	if (nb->state != NBDBE_UP)
 		return;
-	if (r->deadline_ns > sb_now_ns()) {
-		sb_timer_arm(nb->loop, &nb->deadline, r->deadline_ns);
+	/* Oldest first; the slow ones already counted are skipped (a walk
+	 * bounded by the requests in flight, only while some are slow). */
+	TAILQ_FOREACH(r, &nb->inflight, link) {
+		if (r->slow)
+			continue;
+		if (r->deadline_ns > now) {
+			sb_timer_arm(nb->loop, &nb->deadline, r->deadline_ns);
+			return;
+		}
+		if (nb->timeout_action == SB_TIMEOUT_WAIT) {
+			nbdbe_slow(nb, r, now);
+			continue;
+		}
+		nb->timeouts++;
+		snprintf(why, sizeof(why), "a request got no answer within %" PRIu64 " ms",
+			 nb->timeout_ns / SB_NS_PER_MS);
+		nbdbe_lost(nb, -ETIMEDOUT, why);
 		return;
 	}
-	nb->timeouts++;
-	snprintf(why, sizeof(why), "a request got no answer within %" PRIu64 " ms",
-		 nb->timeout_ns / SB_NS_PER_MS);
-	nbdbe_lost(nb, -ETIMEDOUT, why);
 }
 
 static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
@@ -189,6 +252,7 @@ static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
 	r->nb = nb;
 	r->state = NBDBE_REQ_INFLIGHT;
 	r->deadline_ns = nb->timeout_ns ? sb_now_ns() + nb->timeout_ns : 0;
+	r->slow = false;
 	TAILQ_INSERT_TAIL(&nb->inflight, r, link);
 
 	switch (req->op) {
@@ -247,8 +311,9 @@ static const char *nbdbe_describe_state(struct sb_backend *be)
 
 	snprintf(nb->state_json, sizeof(nb->state_json),
 		 "{\"connection\": \"%s\", \"reconnects\": %" PRIu64 ", \"request-timeouts\": %"
-		 PRIu64 ", \"last-error\": \"%s\"}", names[nb->state], nb->reconnects,
-		 nb->timeouts, nb->last_err ? sb_errno_name(nb->last_err) : "");
+		 PRIu64 ", \"slow-requests\": %" PRIu64 ", \"last-error\": \"%s\"}",
+		 names[nb->state], nb->reconnects, nb->timeouts, nb->slow_requests,
+		 nb->last_err ? sb_errno_name(nb->last_err) : "");
 	return nb->state_json;
 }
 
@@ -303,6 +368,7 @@ static int nbdbe_open(struct sb_loop *loop, const char *spec,
 	nb->fd = -1;
 	nb->state = NBDBE_DOWN;
 	nb->timeout_ns = cfg->timeout_ns;
+	nb->timeout_action = cfg->timeout_action;
 	TAILQ_INIT(&nb->inflight);
 	TAILQ_INIT(&nb->done);
 	sb_defer_init(&nb->deliver, nbdbe_deliver, nb);

@@ -17,8 +17,11 @@ struct unit {
 	uint64_t scale;
 };
 
+/* Parses "NUMBER[UNIT]" into *out.  Returns 0, -1 with *errp set, or -2
+ * (nothing set) for a value above @max, so that the caller says what the
+ * maximum is. */
 static int parse_scaled(const char *s, const char *what, const struct unit *units,
-			size_t nunits, uint64_t *out, struct sb_error **errp)
+			size_t nunits, uint64_t max, uint64_t *out, struct sb_error **errp)
 {
 	char *end;
 	uint64_t v;
@@ -27,14 +30,12 @@ static int parse_scaled(const char *s, const char *what, const struct unit *unit
 		return sb_error_set(errp, "'%s' is not a %s", s ? s : "", what);
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno)
-		return sb_error_set(errp, "'%s' is out of range", s);
 	for (size_t i = 0; i < nunits; i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
-			if (units[i].scale && v > UINT64_MAX / units[i].scale)
-				return sb_error_set(errp, "'%s' is out of range", s);
+			if (errno || (units[i].scale && v > max / units[i].scale))
+				return -2;
 			*out = v * units[i].scale;
-			return 0;
+			return *out > max ? -2 : 0;
 		}
 	}
 	return sb_error_set(errp, "'%s' is not a %s (bad unit '%s')", s, what, end);
@@ -48,8 +49,13 @@ int sb_parse_duration(const char *s, uint64_t *ns, struct sb_error **errp)
 		{ "m", 60 * SB_NS_PER_SEC },    { "min", 60 * SB_NS_PER_SEC },
 		{ "h", 3600 * SB_NS_PER_SEC },
 	};
-	return parse_scaled(s, "duration (e.g. 250ms, 2s, 1m)", units,
-			    sizeof(units) / sizeof(units[0]), ns, errp);
+	int r = parse_scaled(s, "duration (e.g. 250ms, 2s, 1m)", units,
+			     sizeof(units) / sizeof(units[0]), SB_DURATION_MAX_NS, ns, errp);
+
+	if (r == -2)
+		return sb_error_set(errp, "'%s' is too long: the maximum is " SB_DURATION_MAX_TEXT,
+				    s);
+	return r;
 }
 
 int sb_parse_size(const char *s, uint64_t *bytes, struct sb_error **errp)
@@ -59,8 +65,10 @@ int sb_parse_size(const char *s, uint64_t *bytes, struct sb_error **errp)
 		{ "k", 1ull << 10 }, { "K", 1ull << 10 },
 		{ "M", 1ull << 20 }, { "G", 1ull << 30 }, { "T", 1ull << 40 },
 	};
-	return parse_scaled(s, "size (e.g. 4096, 64k, 512M, 2G)", units,
-			    sizeof(units) / sizeof(units[0]), bytes, errp);
+	int r = parse_scaled(s, "size (e.g. 4096, 64k, 512M, 2G)", units,
+			     sizeof(units) / sizeof(units[0]), UINT64_MAX, bytes, errp);
+
+	return r == -2 ? sb_error_set(errp, "'%s' is out of range", s) : r;
 }
 
 int sb_parse_uint(const char *s, uint64_t max, uint64_t *out, struct sb_error **errp)
@@ -68,7 +76,11 @@ int sb_parse_uint(const char *s, uint64_t max, uint64_t *out, struct sb_error **
 	static const struct unit units[] = { { "", 1 } };
 	uint64_t v;
 
-	if (parse_scaled(s, "whole number", units, 1, &v, errp) < 0)
+	int r = parse_scaled(s, "whole number", units, 1, UINT64_MAX, &v, errp);
+
+	if (r == -2)
+		return sb_error_set(errp, "'%s' is out of range", s);
+	if (r < 0)
 		return -1;
 	if (v > max)
 		return sb_error_set(errp, "'%s' is larger than %" PRIu64, s, max);

@@ -8,9 +8,18 @@
 
 #include "base/error.h"
 
+/* The longest duration any option takes: one year.  Far beyond any sane
+ * delay or timeout, and small enough that a monotonic clock value plus two
+ * of them (held_since + retry-timeout, a doubled backoff) stays far below
+ * 2^63: deadline arithmetic cannot wrap.  QMP's millisecond numbers have
+ * the same bound. */
+#define SB_DURATION_MAX_NS (365ull * 24 * 3600 * 1000000000ull)
+#define SB_DURATION_MAX_TEXT "1 year (8760h)"
+
 /* Parses a duration: a number with a unit, "250ms", "2s", "1m", "1h", or
- * "500us"; a bare number means seconds.  Returns 0 and sets *ns, or -1 with
- * *errp set. */
+ * "500us"; a bare number means seconds; at most SB_DURATION_MAX_NS.
+ * Returns 0 and sets *ns, or -1 with *errp set (naming the maximum when
+ * that is what is wrong). */
 int sb_parse_duration(const char *s, uint64_t *ns, struct sb_error **errp);
 /* Parses a size: "4096", "64k", "512M", "2G" (powers of 1024). */
 int sb_parse_size(const char *s, uint64_t *bytes, struct sb_error **errp);

@@ -135,7 +135,7 @@ static void write_state(FILE *out, const struct sb_metrics *m)
 	}
 }
 
-enum info_field { HELD, HELD_BYTES, OLDEST_AGE, INFLIGHT, CLIENTS };
+enum info_field { HELD, HELD_BYTES, OLDEST_AGE, INFLIGHT, CLIENTS, UNFLUSHED_BYTES };
 
 static void write_info_gauge(FILE *out, const struct sb_metrics *m, const char *name,
 			     enum info_field f, const char *help)
@@ -151,6 +151,7 @@ static void write_info_gauge(FILE *out, const struct sb_metrics *m, const char *
 		case OLDEST_AGE: sample_seconds(out, name, disk, info->oldest_age_ns); break;
 		case INFLIGHT: sample_u64(out, name, disk, info->inflight); break;
 		case CLIENTS: sample_u64(out, name, disk, info->sessions); break;
+		case UNFLUSHED_BYTES: sample_u64(out, name, disk, info->unflushed_bytes); break;
 		}
 	}
 }
@@ -203,7 +204,20 @@ static void write_errors(FILE *out, const struct sb_metrics *m)
 	}
 }
 
-enum stat_field { RETRIES, HANGS, TIMEOUTS };
+enum stat_field { RETRIES, HANGS, TIMEOUTS, REPLAYS, REPLAYED_BYTES, OWN_FLUSHES };
+
+static uint64_t stat_value(const struct sb_disk_stats *st, enum stat_field f)
+{
+	switch (f) {
+	case RETRIES: return st->retries;
+	case HANGS: return st->hangs;
+	case TIMEOUTS: return st->timeouts;
+	case REPLAYS: return st->replays;
+	case REPLAYED_BYTES: return st->replayed_bytes;
+	case OWN_FLUSHES: return st->own_flushes;
+	}
+	return 0;
+}
 
 static void write_counter(FILE *out, const struct sb_metrics *m, const char *name,
 			  enum stat_field f, const char *help)
@@ -211,10 +225,8 @@ static void write_counter(FILE *out, const struct sb_metrics *m, const char *nam
 	family(out, name, "counter", help);
 	for (size_t i = 0; i < m->ndisks; i++) {
 		const struct sb_disk *disk = m->disks[i].disk;
-		const struct sb_disk_stats *st = sb_disk_stats(disk);
 
-		sample_u64(out, name, disk, f == RETRIES ? st->retries
-					    : f == HANGS ? st->hangs : st->timeouts);
+		sample_u64(out, name, disk, stat_value(sb_disk_stats(disk), f));
 	}
 }
 
@@ -274,6 +286,14 @@ int sb_metrics_write(struct sb_metrics *m, FILE *out)
 		      "Times the disk left the healthy state (hung or stopped).");
 	write_counter(out, m, "steadyblk_timeouts_total", TIMEOUTS,
 		      "Held requests failed because their retry-timeout passed.");
+	write_info_gauge(out, m, "steadyblk_unflushed_bytes", UNFLUSHED_BYTES,
+			 "Bytes of acknowledged writes kept until the backend's next flush.");
+	write_counter(out, m, "steadyblk_replays_total", REPLAYS,
+		      "Times the kept writes were written again after a possible cache loss.");
+	write_counter(out, m, "steadyblk_replayed_bytes_total", REPLAYED_BYTES,
+		      "Bytes written again by replays.");
+	write_counter(out, m, "steadyblk_own_flushes_total", OWN_FLUSHES,
+		      "Flushes steadyblk sent by itself to empty its unflushed-write log.");
 	write_hang_histogram(out, m);
 	return ferror(out) ? -1 : 0;
 }

@@ -102,7 +102,7 @@ static json_t *errors_json(const struct sb_disk_stats *st)
 
 static json_t *counters_json(const struct sb_disk_stats *st)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "requests", per_op_json(st->requests),
 			 "bytes", per_op_json(st->bytes),
 			 "errors", sb_qmp_uint(st->errors),
@@ -111,7 +111,23 @@ static json_t *counters_json(const struct sb_disk_stats *st)
 			 "hangs", sb_qmp_uint(st->hangs),
 			 "hang-time-ms", sb_qmp_ms(st->hang_total_ns),
 			 "timeouts", sb_qmp_uint(st->timeouts),
+			 "replays", sb_qmp_uint(st->replays),
+			 "replayed-writes", sb_qmp_uint(st->replayed_writes),
+			 "replayed-bytes", sb_qmp_uint(st->replayed_bytes),
+			 "own-flushes", sb_qmp_uint(st->own_flushes),
+			 "parked-writes", sb_qmp_uint(st->parked),
 			 "last-errno", sb_qmp_errno(st->last_err));
+}
+
+/* The unflushed-write log, or null when it is off. */
+static json_t *unflushed_json(const struct sb_disk_info *info)
+{
+	if (!info->log_on)
+		return json_null();
+	return json_pack("{s:o, s:o, s:o, s:b}", "writes", sb_qmp_uint(info->unflushed),
+			 "bytes", sb_qmp_uint(info->unflushed_bytes),
+			 "limit", sb_qmp_uint(info->unflushed_limit),
+			 "replaying", info->replaying);
 }
 
 /* The exports of one disk, each with its clients: built from the NBD
@@ -178,7 +194,7 @@ static json_t *disk_json(struct sb_qmp_server *srv, struct sb_disk *disk)
 
 	sb_disk_info(disk, &info);
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:b, s:o}, s:o, s:o, s:o, s:o, s:o, s:o, "
-			 "s:o, s:o, s:o}",
+			 "s:o, s:o, s:o, s:o}",
 			 "name", sb_disk_name(disk),
 			 "state", sb_disk_state_name(info.state),
 			 "backend", "name", be->name, "driver", be->ops->name,
@@ -191,7 +207,8 @@ static json_t *disk_json(struct sb_qmp_server *srv, struct sb_disk *disk)
 			 "held-bytes", sb_qmp_uint(info.held_bytes),
 			 "oldest-held-age-ms", sb_qmp_ms(info.oldest_age_ns),
 			 "hang-age-ms", sb_qmp_ms(info.hang_age_ns),
-			 "inflight", sb_qmp_uint(info.inflight));
+			 "inflight", sb_qmp_uint(info.inflight),
+			 "unflushed", unflushed_json(&info));
 }
 
 json_t *sb_qmp_query_disks(struct sb_qmp_conn *conn, json_t *args, struct sb_error **errp)

@@ -22,6 +22,7 @@ const char *sb_disk_state_name(enum sb_disk_state s)
 
 static void disk_backend_complete(void *opaque, struct sb_request *req, int err);
 static void disk_backend_connection(void *opaque, bool up, int err);
+static void disk_backend_cache_lost(void *opaque, const char *why);
 static void disk_run(void *opaque);
 
 struct sb_disk *sb_disk_new(struct sb_loop *loop, const char *name,
@@ -44,7 +45,10 @@ struct sb_disk *sb_disk_new(struct sb_loop *loop, const char *name,
 	disk->state = SB_DISK_HEALTHY;
 	disk->rng = sb_now_ns() | 1;
 	TAILQ_INIT(&disk->waiting);
-	TAILQ_INIT(&disk->released);
+	TAILQ_INIT(&disk->inflight_list);
+	TAILQ_INIT(&disk->fencing);
+	TAILQ_INIT(&disk->parked);
+	TAILQ_INIT(&disk->replay_free);
 	TAILQ_INIT(&disk->sessions);
 	TAILQ_INIT(&disk->blocked);
 	TAILQ_INIT(&disk->observers);
@@ -53,9 +57,22 @@ struct sb_disk *sb_disk_new(struct sb_loop *loop, const char *name,
 	backend->up = (struct sb_backend_upcalls){
 		.complete = disk_backend_complete,
 		.connection = disk_backend_connection,
+		.cache_lost = disk_backend_cache_lost,
 		.opaque = disk,
 	};
 	return disk;
+}
+
+int sb_disk_set_unflushed_limit(struct sb_disk *disk, uint64_t bytes, struct sb_error **errp)
+{
+	sb_replay_free(disk);
+	if (!bytes || !(disk->backend->caps & SB_CAP_FLUSH) ||
+	    (disk->backend->caps & SB_CAP_READ_ONLY))
+		return 0;
+	if (!(disk->log = sb_unflushed_new(bytes)))
+		return sb_error_set(errp, "disk '%s': cannot reserve %" PRIu64
+				    " bytes for the unflushed-write log", disk->name, bytes);
+	return sb_replay_init(disk, errp);
 }
 
 void sb_disk_free(struct sb_disk *disk)
@@ -64,6 +81,7 @@ void sb_disk_free(struct sb_disk *disk)
 		return;
 	sb_timer_cancel(disk->loop, &disk->timer);
 	sb_loop_defer_cancel(disk->loop, &disk->run);
+	sb_replay_free(disk);
 	sb_backend_close(disk->backend);
 	free(disk->name);
 	free(disk);
@@ -106,7 +124,7 @@ void sb_disk_detach(struct sb_session *s)
 {
 	struct sb_disk *disk = s->disk;
 	struct sb_request *req, *next;
-	uint64_t fenced = 0;
+	uint64_t fenced = 0, orphans = 0;
 
 	if (s->closing)
 		return;
@@ -117,7 +135,7 @@ void sb_disk_detach(struct sb_session *s)
 	}
 	TAILQ_REMOVE(&disk->sessions, s, link);
 
-	/* Invariant 3: a waiting request of a client that is gone is never
+	/* Invariant 4: a waiting request of a client that is gone is never
 	 * sent again: a stale write must not land on newer data. */
 	TAILQ_FOREACH_SAFE(req, &disk->waiting, link, next) {
 		if (req->session != s)
@@ -128,10 +146,22 @@ void sb_disk_detach(struct sb_session *s)
 		fenced++;
 		sb_disk_finish(disk, req, -ECANCELED);
 	}
+	sb_replay_detach(disk, s);
+	/* ... and those still at the backend may land late: until they
+	 * complete, newer overlapping requests of every client wait. */
+	TAILQ_FOREACH(req, &disk->inflight_list, inflight_link) {
+		if (req->session != s || req->fencing)
+			continue;
+		sb_disk_fence(disk, req);
+		orphans++;
+	}
 	disk->hang_cleared += fenced;
 	if (fenced)
 		sb_info("disk %s: %s disconnected, %" PRIu64 " held requests dropped, never to be "
 			"re-issued", disk->name, s->name, fenced);
+	if (orphans)
+		sb_debug("disk %s: %s disconnected with %" PRIu64 " requests at the backend; "
+			 "overlapping requests wait for them", disk->name, s->name, orphans);
 	sb_disk_schedule(disk);
 }
 
@@ -148,23 +178,76 @@ bool sb_disk_accepting(struct sb_disk *disk, struct sb_session *s)
 	return false;
 }
 
+bool sb_requests_overlap(const struct sb_request *a, const struct sb_request *b)
+{
+	if (a->op == SB_OP_READ && b->op == SB_OP_READ)
+		return false;
+	if (a->op == SB_OP_FLUSH || b->op == SB_OP_FLUSH)
+		return true;
+	return a->offset < b->offset + b->length && b->offset < a->offset + a->length;
+}
+
+bool sb_disk_overlaps_fencing(const struct sb_disk *disk, const struct sb_request *req)
+{
+	const struct sb_request *r;
+
+	TAILQ_FOREACH(r, &disk->fencing, link)
+		if (sb_requests_overlap(r, req))
+			return true;
+	return false;
+}
+
+bool sb_disk_flowing(const struct sb_disk *disk)
+{
+	return !sb_replay_blocking(disk) &&
+	       (disk->state == SB_DISK_HEALTHY || disk->state == SB_DISK_DEGRADED ||
+		disk->state == SB_DISK_RECOVERING);
+}
+
+/* The slow path of submit: something is held, queued or fencing.  A request
+ * that overlaps none of it goes on (a flaky path must not stall the whole
+ * disk, invariant 3); one that does, or any while the backend is down,
+ * queues behind it. */
+static void disk_admit(struct sb_disk *disk, struct sb_request *req)
+{
+	const struct sb_request *w;
+
+	if (sb_disk_flowing(disk) && !sb_disk_overlaps_fencing(disk, req)) {
+		bool clear = true;
+		TAILQ_FOREACH(w, &disk->waiting, link) {
+			if (sb_requests_overlap(w, req)) {
+				clear = false;
+				break;
+			}
+		}
+		if (clear) {
+			sb_disk_issue(disk, req);
+			return;
+		}
+	}
+	sb_hold_enqueue(disk, req);
+	sb_disk_schedule(disk);
+}
+
 void sb_disk_submit(struct sb_disk *disk, struct sb_request *req)
 {
 	req->seq = ++disk->seq;
+	req->origin = SB_ORIGIN_CLIENT;
 	req->held_since_ns = 0;
 	req->last_err = 0;
 	req->attempts = 0;
 	req->released = false;
+	req->fencing = false;
+	req->give_up = false;
 	disk->stats.requests[req->op]++;
 	disk->stats.bytes[req->op] += req->length;
 
-	if (SB_LIKELY(disk->state == SB_DISK_HEALTHY)) {
+	if (SB_LIKELY(disk->state == SB_DISK_HEALTHY && !disk->nfencing &&
+		      !disk->waiting_count && !sb_replay_blocking(disk))) {
 		sb_disk_issue(disk, req);
 		return;
 	}
-	/* Invariant 2: while anything is held, new requests queue behind it. */
-	sb_hold_enqueue(disk, req);
-	sb_disk_schedule(disk);
+	disk_admit(disk, req);
 }
 
 void sb_disk_issue(struct sb_disk *disk, struct sb_request *req)
@@ -173,12 +256,41 @@ void sb_disk_issue(struct sb_disk *disk, struct sb_request *req)
 
 	req->state = SB_REQ_INFLIGHT;
 	req->attempts++;
+	req->epoch = disk->cache_epoch;
+	if (req->op == SB_OP_FLUSH && disk->log) {
+		req->log_mark = sb_unflushed_mark(disk->log);
+		req->park_mark = disk->park_seq + 1;
+	}
 	disk->inflight++;
+	TAILQ_INSERT_TAIL(&disk->inflight_list, req, inflight_link);
 	r = sb_backend_submit(disk->backend, req);
 	if (SB_UNLIKELY(r < 0)) {
 		/* The contract: no completion will fire; treat it as one. */
 		disk_backend_complete(disk, req, r);
 	}
+}
+
+void sb_disk_fence(struct sb_disk *disk, struct sb_request *req)
+{
+	req->fencing = true;
+	TAILQ_INSERT_TAIL(&disk->fencing, req, link);
+	disk->nfencing++;
+}
+
+static void disk_unfence(struct sb_disk *disk, struct sb_request *req)
+{
+	req->fencing = false;
+	TAILQ_REMOVE(&disk->fencing, req, link);
+	disk->nfencing--;
+	if (req->released) {
+		req->released = false;
+		disk->releasing--;
+	}
+	if (req == disk->probe)
+		disk->probe = NULL;
+	/* What waited behind it may go now. */
+	if (disk->waiting_count)
+		sb_disk_schedule(disk);
 }
 
 void sb_disk_finish(struct sb_disk *disk, struct sb_request *req, int err)
@@ -188,27 +300,51 @@ void sb_disk_finish(struct sb_disk *disk, struct sb_request *req, int err)
 	req->done(req, err);
 }
 
+/* A success of a client request, past the log. */
+static void disk_succeeded(struct sb_disk *disk, struct sb_request *req, bool was_probe)
+{
+	int err = 0;
+
+	if (req->op == SB_OP_FLUSH && disk->log) {
+		if (SB_UNLIKELY(req->epoch != disk->cache_epoch) &&
+		    !(req->session && req->session->closing)) {
+			/* The cache may have been lost while it was in flight:
+			 * it proves nothing.  Again, after the replay. */
+			sb_hold_requeue(disk, req);
+			return;
+		}
+		err = sb_replay_flushed(disk, req);
+	}
+	if (SB_UNLIKELY(req->held_since_ns || was_probe || disk->state != SB_DISK_HEALTHY))
+		sb_hold_completed(disk, req, was_probe);
+	sb_disk_finish(disk, req, err);
+}
+
 static void disk_backend_complete(void *opaque, struct sb_request *req, int err)
 {
 	struct sb_disk *disk = opaque;
 	bool was_probe = req == disk->probe;
 
 	disk->inflight--;
+	TAILQ_REMOVE(&disk->inflight_list, req, inflight_link);
 	req->state = SB_REQ_IDLE;
-	if (was_probe)
-		disk->probe = NULL;
-	if (req->released) {
-		req->released = false;
-		TAILQ_REMOVE(&disk->released, req, link);
-		disk->releasing--;
+	if (SB_UNLIKELY(req->fencing))
+		disk_unfence(disk, req);
+	if (SB_UNLIKELY(req->origin != SB_ORIGIN_CLIENT)) {
+		sb_replay_complete(disk, req, err);
+		return;
 	}
 
 	if (SB_LIKELY(err == 0)) {
-		if (SB_UNLIKELY(req->held_since_ns || was_probe || disk->state != SB_DISK_HEALTHY))
-			sb_hold_completed(disk, req, was_probe);
-		sb_disk_finish(disk, req, 0);
+		disk->fail_streak = 0;
+		if (disk->log && req->op != SB_OP_READ && req->op != SB_OP_FLUSH &&
+		    !sb_replay_record(disk, req))
+			return; /* parked: acknowledged once a flush covers it */
+		disk_succeeded(disk, req, was_probe);
 		return;
 	}
+	if (req->op == SB_OP_FLUSH)
+		sb_replay_cache_lost(disk, "a flush failed");
 	if (req->session && req->session->closing) {
 		/* Pause on drain: its client is gone, never hold or re-issue it. */
 		if (req->held_since_ns)
@@ -226,6 +362,9 @@ static void disk_backend_connection(void *opaque, bool up, int err)
 
 	if (up) {
 		sb_info("disk %s: backend %s connected", disk->name, disk->backend->name);
+		/* A new connection may reach a server that restarted and lost
+		 * what it had not flushed. */
+		sb_replay_cache_lost(disk, "the backend reconnected");
 		sb_disk_emit(disk, SB_EVENT_BACKEND_UP, 0, 0);
 		sb_hold_backend_up(disk);
 	} else {
@@ -235,6 +374,11 @@ static void disk_backend_connection(void *opaque, bool up, int err)
 			disk->stats.last_err = err;
 		sb_disk_emit(disk, SB_EVENT_BACKEND_DOWN, 0, 0);
 	}
+}
+
+static void disk_backend_cache_lost(void *opaque, const char *why)
+{
+	sb_replay_cache_lost(opaque, why);
 }
 
 void sb_disk_schedule(struct sb_disk *disk)
@@ -259,6 +403,7 @@ static void disk_run(void *opaque)
 {
 	struct sb_disk *disk = opaque;
 
+	sb_replay_run(disk);
 	sb_hold_run(disk);
 	disk_unblock(disk);
 	sb_hold_arm(disk);
@@ -279,6 +424,13 @@ void sb_disk_info(const struct sb_disk *disk, struct sb_disk_info *info)
 		info->hang_age_ns = now - disk->hung_since_ns;
 	TAILQ_FOREACH(s, &disk->sessions, link)
 		info->sessions++;
+	if (disk->log) {
+		info->log_on = true;
+		info->unflushed = sb_unflushed_entries(disk->log);
+		info->unflushed_bytes = sb_unflushed_bytes(disk->log);
+		info->unflushed_limit = sb_unflushed_capacity(disk->log);
+		info->replaying = disk->replay_pending;
+	}
 }
 
 void sb_disk_emit(struct sb_disk *disk, enum sb_disk_event_kind kind,
@@ -295,6 +447,7 @@ void sb_disk_emit(struct sb_disk *disk, enum sb_disk_event_kind kind,
 		.retries = disk->hang_retries,
 		.duration_ns = duration_ns,
 		.requests = requests,
+		.bytes = kind == SB_EVENT_REPLAYED ? disk->replay_bytes : 0,
 	};
 
 	TAILQ_FOREACH(o, &disk->observers, link)

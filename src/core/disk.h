@@ -116,6 +116,12 @@ struct sb_disk_stats {
 	uint64_t hangs;                    /* HEALTHY -> HUNG or STOPPED */
 	uint64_t hang_total_ns;            /* time spent hung, finished hangs */
 	uint64_t timeouts;                 /* requests failed by retry-timeout */
+	uint64_t replays;                  /* times the log was written again */
+	uint64_t replayed_writes;          /* entries written again */
+	uint64_t replayed_bytes;
+	uint64_t own_flushes;              /* flushes the disk sent to empty its log */
+	uint64_t parked;                   /* writes acknowledged only after a flush
+					      because the log was full */
 	int last_err;
 };
 
@@ -128,6 +134,11 @@ struct sb_disk_info {
 	uint64_t inflight;
 	uint64_t hang_age_ns;      /* how long the current hang lasts, 0 if healthy */
 	uint64_t sessions;
+	bool log_on;               /* the unflushed-write log is kept */
+	uint64_t unflushed;        /* its entries ... */
+	uint64_t unflushed_bytes;  /* ... their payload */
+	uint64_t unflushed_limit;  /* its capacity */
+	bool replaying;            /* the log is being written again */
 };
 
 /* Creates a disk named @name over @backend (the disk takes ownership of it).
@@ -135,6 +146,12 @@ struct sb_disk_info {
 struct sb_disk *sb_disk_new(struct sb_loop *loop, const char *name,
 			    struct sb_backend *backend, const struct sb_policy *policy,
 			    struct sb_error **errp);
+/* Keeps the writes acknowledged since the backend's last flush, up to
+ * @bytes, to write them again if the backend loses its cache (invariant 2);
+ * 0 turns it off.  Only for a backend that can flush (SB_CAP_FLUSH, a
+ * volatile cache), writable; a no-op otherwise.  Before any request.
+ * Returns 0 or -1 with *errp. */
+int sb_disk_set_unflushed_limit(struct sb_disk *disk, uint64_t bytes, struct sb_error **errp);
 /* Frees the disk and its backend; every session must be detached and
  * nothing in flight. */
 void sb_disk_free(struct sb_disk *disk);

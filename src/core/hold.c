@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Description: what happens when a request fails: the verdict, the hold, the
  * probe, the release in order, the deadlines, and the management commands
- * that act on held requests.  The state machine is drawn in disk.h. */
+ * that act on held requests.  The state machine is drawn in disk.h.
+ *
+ * Down or flaky?  A failure that comes with no success since (fail_streak)
+ * is taken for an outage: HUNG, everything queues, one probe per tick.  A
+ * success while requests are held says the backend answers: DEGRADED, where
+ * each held request is retried on its own backoff and requests that overlap
+ * nothing held flow on.  SB_OUTAGE_STREAK failures in a row, or the backend
+ * saying it lost its connection, make it HUNG again. */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -44,6 +51,14 @@ void sb_hold_enqueue(struct sb_disk *disk, struct sb_request *req)
 	hold_insert(disk, req);
 }
 
+void sb_hold_requeue(struct sb_disk *disk, struct sb_request *req)
+{
+	if (!req->held_since_ns)
+		req->held_since_ns = sb_now_ns();
+	hold_insert(disk, req);
+	sb_disk_schedule(disk);
+}
+
 uint64_t sb_hold_oldest_age(const struct sb_disk *disk, uint64_t now)
 {
 	const struct sb_request *req;
@@ -73,28 +88,40 @@ static void hang_end(struct sb_disk *disk)
 	disk->state = SB_DISK_HEALTHY;
 }
 
+/* The backend is down: everything queues, one probe per tick. */
+static void become_hung(struct sb_disk *disk, uint64_t now)
+{
+	disk->state = SB_DISK_HUNG;
+	disk->next_probe_ns = now + sb_policy_backoff(&disk->policy, disk->probe_attempt++,
+						      &disk->rng);
+}
+
 static void enter_hung(struct sb_disk *disk, uint64_t now)
 {
-
 	switch (disk->state) {
 	case SB_DISK_HEALTHY:
+		/* Down until something succeeds: no storm into a dead backend. */
 		hang_begin(disk, now);
-		disk->state = SB_DISK_HUNG;
-		disk->next_probe_ns = now + sb_policy_backoff(&disk->policy, 0, &disk->rng);
-		disk->probe_attempt = 1;
+		become_hung(disk, now);
 		sb_warn("disk %s: backend error %s, holding requests", disk->name,
 			sb_errno_name(disk->stats.last_err));
 		sb_disk_emit(disk, SB_EVENT_HUNG, 0, 0);
 		break;
 	case SB_DISK_RECOVERING:
 		/* A released request failed again: back to probing, keep backing off. */
-		disk->state = SB_DISK_HUNG;
-		disk->next_probe_ns = now + sb_policy_backoff(&disk->policy,
-							      disk->probe_attempt++, &disk->rng);
+		become_hung(disk, now);
+		break;
+	case SB_DISK_DEGRADED:
+		if (disk->fail_streak < SB_OUTAGE_STREAK && disk->backend->connected)
+			break; /* flaky, not down: only this request waits */
+		become_hung(disk, now);
+		sb_warn("disk %s: %u failures in a row (%s), the backend looks down: holding "
+			"every request", disk->name, disk->fail_streak,
+			sb_errno_name(disk->stats.last_err));
+		sb_disk_emit(disk, SB_EVENT_HUNG, 0, 0);
 		break;
 	case SB_DISK_HUNG:
 	case SB_DISK_STOPPED:
-	case SB_DISK_DEGRADED:
 		break;
 	}
 }
@@ -125,7 +152,7 @@ static void hold_fail(struct sb_disk *disk, struct sb_request *req)
 static bool hold_settle(struct sb_disk *disk)
 {
 	if (disk->state != SB_DISK_HUNG || !TAILQ_EMPTY(&disk->waiting) || disk->probe ||
-	    disk->releasing)
+	    disk->releasing || sb_replay_blocking(disk))
 		return false;
 	hang_end(disk);
 	return true;
@@ -148,7 +175,8 @@ static void hold_expire(struct sb_disk *disk, uint64_t now)
 	struct sb_request *req, *next;
 	uint64_t failed = 0;
 
-	if (disk->state != SB_DISK_HUNG || !disk->policy.retry_timeout_ns)
+	if ((disk->state != SB_DISK_HUNG && disk->state != SB_DISK_DEGRADED) ||
+	    !disk->policy.retry_timeout_ns)
 		return;
 	TAILQ_FOREACH_SAFE(req, &disk->waiting, link, next) {
 		if (!sb_policy_expired(&disk->policy, req->held_since_ns, now))
@@ -196,7 +224,11 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 	disk->stats.errors++;
 	disk->stats.errors_by_errno[e < SB_ERRNO_STATS ? e : 0]++;
 	disk->stats.last_err = err;
+	disk->fail_streak++;
+	disk->last_fail_ns = now;
 	req->last_err = err;
+	if (req->give_up && v != SB_VERDICT_IGNORE)
+		v = SB_VERDICT_REPORT; /* fail-held came while it was at the backend */
 	bool timed_out = v == SB_VERDICT_RETRY &&
 			 sb_policy_expired(&disk->policy, req->held_since_ns, now);
 	if (timed_out)
@@ -238,6 +270,10 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 	case SB_VERDICT_RETRY:
 		if (!req->held_since_ns)
 			req->held_since_ns = now;
+		/* Its own backoff, for when the path is only flaky. */
+		req->retry_at_ns = now + sb_policy_backoff(&disk->policy,
+							   req->attempts ? req->attempts - 1 : 0,
+							   &disk->rng);
 		hold_insert(disk, req);
 		enter_hung(disk, now);
 		break;
@@ -245,78 +281,142 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 	sb_disk_schedule(disk);
 }
 
+static void enter_recovering(struct sb_disk *disk, const char *why)
+{
+	/* The backend answers again: release the rest in order. */
+	disk->state = SB_DISK_RECOVERING;
+	disk->probe_attempt = 0;
+	sb_info("disk %s: %s, releasing the %" PRIu64 " requests behind it", disk->name, why,
+		disk->waiting_count);
+}
+
 void sb_hold_completed(struct sb_disk *disk, struct sb_request *req, bool was_probe)
 {
 	if (req->held_since_ns)
 		disk->hang_completed++;
 	if (was_probe && disk->state == SB_DISK_HUNG) {
-		/* The backend answers again: release the rest in order. */
-		disk->state = SB_DISK_RECOVERING;
+		enter_recovering(disk, "probe succeeded");
+	} else if (disk->state == SB_DISK_HUNG && !was_probe && disk->backend->connected) {
+		/* Something else got through: the path is flaky, not down. */
+		disk->state = SB_DISK_DEGRADED;
 		disk->probe_attempt = 0;
-		sb_info("disk %s: probe succeeded, releasing the %" PRIu64 " requests behind it",
-			disk->name, disk->waiting_count);
+		sb_info("disk %s: the backend answers but some requests fail: retrying them "
+			"one by one, the rest flow", disk->name);
+		sb_disk_emit(disk, SB_EVENT_DEGRADED, 0, 0);
 	}
 	sb_disk_schedule(disk);
 }
 
-static bool overlaps(const struct sb_request *a, const struct sb_request *b)
+void sb_hold_replay_done(struct sb_disk *disk)
 {
-	if (a->op == SB_OP_READ && b->op == SB_OP_READ)
-		return false;
-	if (a->op == SB_OP_FLUSH || b->op == SB_OP_FLUSH)
-		return true;
-	return a->offset < b->offset + b->length && b->offset < a->offset + a->length;
+	if (disk->state == SB_DISK_HUNG)
+		enter_recovering(disk, "the backend took the replay");
+	sb_disk_schedule(disk);
 }
 
-/* May @req be re-issued now without breaking the order of the queue? */
-static bool release_allowed(const struct sb_disk *disk, const struct sb_request *req)
+void sb_hold_replay_failed(struct sb_disk *disk, int err, enum sb_verdict v)
 {
-	const struct sb_request *r;
+	uint64_t now = sb_now_ns();
 
-	/* A flush covers everything before it: it waits until nothing else is
-	 * in flight. */
-	if (req->op == SB_OP_FLUSH)
-		return disk->inflight == 0;
-	TAILQ_FOREACH(r, &disk->released, link)
-		if (overlaps(r, req))
-			return false;
+	disk->stats.last_err = err;
+	disk->fail_streak++;
+	disk->last_fail_ns = now;
+	if (v == SB_VERDICT_STOP) {
+		enter_stopped(disk, now);
+		return;
+	}
+	if (disk->state == SB_DISK_DEGRADED)
+		disk->fail_streak = SB_OUTAGE_STREAK; /* nothing may pass a replay */
+	enter_hung(disk, now);
+}
+
+/* Is a waiting request due to be re-issued, by the state's rule? */
+static bool release_due(const struct sb_disk *disk, const struct sb_request *req,
+			uint64_t now)
+{
+	/* Degraded: a failed request waits for its own backoff; one that only
+	 * queued behind others goes as soon as nothing older overlaps it. */
+	if (disk->state == SB_DISK_DEGRADED && req->last_err)
+		return now >= req->retry_at_ns;
 	return true;
 }
 
+static void hold_release_one(struct sb_disk *disk, struct sb_request *req)
+{
+	hold_remove(disk, req);
+	req->released = true;
+	disk->releasing++;
+	sb_disk_fence(disk, req);
+	if (req->attempts) {
+		disk->stats.retries++;
+		disk->hang_retries++;
+	}
+	sb_disk_issue(disk, req);
+}
+
+/* Re-issues what may go: a request that nothing older in the queue and
+ * nothing fencing at the backend overlaps (a flush overlaps everything, so
+ * it goes alone once everything before it completed), at most
+ * SB_RELEASE_DEPTH at once. */
 static void hold_release(struct sb_disk *disk)
 {
-	struct sb_request *req;
+	struct sb_request *req, *next, *w;
+	uint64_t now = sb_now_ns();
+	unsigned scanned = 0;
 
-	while (disk->state == SB_DISK_RECOVERING && disk->releasing < SB_RELEASE_DEPTH &&
-	       (req = TAILQ_FIRST(&disk->waiting)) && release_allowed(disk, req)) {
-		hold_remove(disk, req);
-		req->released = true;
-		TAILQ_INSERT_TAIL(&disk->released, req, link);
-		disk->releasing++;
-		if (req->attempts) {
-			disk->stats.retries++;
-			disk->hang_retries++;
+	if (!sb_disk_flowing(disk))
+		return;
+	TAILQ_FOREACH_SAFE(req, &disk->waiting, link, next) {
+		bool blocked = false;
+
+		if (disk->releasing >= SB_RELEASE_DEPTH || ++scanned > SB_RELEASE_SCAN)
+			break;
+		if (!release_due(disk, req, now) || sb_disk_overlaps_fencing(disk, req))
+			continue;
+		for (w = TAILQ_FIRST(&disk->waiting); w != req; w = TAILQ_NEXT(w, link)) {
+			if (sb_requests_overlap(w, req)) {
+				blocked = true;
+				break;
+			}
 		}
-		sb_disk_issue(disk, req);
+		if (!blocked)
+			hold_release_one(disk, req);
+		if (!sb_disk_flowing(disk))
+			break; /* an issue failed at once and the disk went down */
 	}
-	if (disk->state == SB_DISK_RECOVERING && TAILQ_EMPTY(&disk->waiting) &&
-	    !disk->releasing) {
-		uint64_t duration = sb_now_ns() - disk->hung_since_ns;
-		hang_end(disk);
-		sb_info("disk %s: recovered after %" PRIu64 " ms, %" PRIu64 " held requests completed",
-			disk->name, duration / SB_NS_PER_MS, disk->hang_completed);
-		sb_disk_emit(disk, SB_EVENT_RECOVERED, duration, disk->hang_completed);
-	}
+}
+
+/* The hang is over once nothing waits and nothing released is in flight;
+ * a degraded disk also waits for a quiet spell, so a steady trickle of
+ * errors is one episode, not thousands. */
+static void hold_maybe_recovered(struct sb_disk *disk, uint64_t now)
+{
+	uint64_t duration;
+
+	if ((disk->state != SB_DISK_RECOVERING && disk->state != SB_DISK_DEGRADED) ||
+	    !TAILQ_EMPTY(&disk->waiting) || disk->releasing || disk->probe ||
+	    sb_replay_blocking(disk))
+		return;
+	if (disk->state == SB_DISK_DEGRADED &&
+	    now < disk->last_fail_ns + disk->policy.retry_interval_ns)
+		return;
+	duration = now - disk->hung_since_ns;
+	hang_end(disk);
+	sb_info("disk %s: recovered after %" PRIu64 " ms, %" PRIu64 " held requests completed",
+		disk->name, duration / SB_NS_PER_MS, disk->hang_completed);
+	sb_disk_emit(disk, SB_EVENT_RECOVERED, duration, disk->hang_completed);
 }
 
 static void hold_probe(struct sb_disk *disk)
 {
 	struct sb_request *req = TAILQ_FIRST(&disk->waiting);
 
-	if (!req)
+	/* With a replay due, the replay is the probe (replay.c). */
+	if (!req || sb_replay_blocking(disk))
 		return;
 	hold_remove(disk, req);
 	disk->probe = req;
+	sb_disk_fence(disk, req);
 	if (req->attempts) {
 		disk->stats.retries++;
 		disk->hang_retries++;
@@ -336,6 +436,7 @@ void sb_hold_run(struct sb_disk *disk)
 	if (disk->state == SB_DISK_HUNG && !disk->probe && now >= disk->next_probe_ns)
 		hold_probe(disk);
 	hold_release(disk);
+	hold_maybe_recovered(disk, now);
 	if (hold_settle(disk))
 		hold_cleared(disk);
 }
@@ -345,15 +446,24 @@ void sb_hold_arm(struct sb_disk *disk)
 	uint64_t deadline = UINT64_MAX;
 	const struct sb_request *req;
 
-	if (disk->state == SB_DISK_HUNG) {
-		if (!disk->probe && !TAILQ_EMPTY(&disk->waiting))
-			deadline = disk->next_probe_ns;
-		if (disk->policy.retry_timeout_ns)
-			TAILQ_FOREACH(req, &disk->waiting, link)
-				if (req->held_since_ns &&
-				    req->held_since_ns + disk->policy.retry_timeout_ns < deadline)
-					deadline = req->held_since_ns + disk->policy.retry_timeout_ns;
+	if (disk->state == SB_DISK_HUNG && !disk->probe &&
+	    (!TAILQ_EMPTY(&disk->waiting) || sb_replay_blocking(disk)))
+		deadline = disk->next_probe_ns;
+	if (disk->state == SB_DISK_DEGRADED) {
+		TAILQ_FOREACH(req, &disk->waiting, link)
+			if (req->last_err && req->retry_at_ns < deadline)
+				deadline = req->retry_at_ns;
+		if (TAILQ_EMPTY(&disk->waiting))
+			deadline = SB_MIN(deadline, disk->last_fail_ns +
+						    disk->policy.retry_interval_ns);
 	}
+	if ((disk->state == SB_DISK_HUNG || disk->state == SB_DISK_DEGRADED) &&
+	    disk->policy.retry_timeout_ns)
+		TAILQ_FOREACH(req, &disk->waiting, link)
+			if (req->held_since_ns &&
+			    req->held_since_ns + disk->policy.retry_timeout_ns < deadline)
+				deadline = req->held_since_ns + disk->policy.retry_timeout_ns;
+	deadline = SB_MIN(deadline, sb_replay_deadline(disk));
 	if (deadline == UINT64_MAX)
 		sb_timer_cancel(disk->loop, &disk->timer);
 	else
@@ -370,6 +480,7 @@ void sb_hold_timer(void *opaque)
 void sb_hold_backend_up(struct sb_disk *disk)
 {
 	/* Recovery is prompt: a reconnect probes now, not at the end of the interval. */
+	disk->own_flush_retry_ns = 0;
 	if (disk->state == SB_DISK_HUNG) {
 		disk->next_probe_ns = sb_now_ns();
 		disk->probe_attempt = 0;
@@ -468,8 +579,14 @@ uint64_t sb_disk_fail_held(struct sb_disk *disk)
 		hold_fail(disk, req);
 		failed++;
 	}
-	if (disk->state == SB_DISK_STOPPED || disk->state == SB_DISK_HUNG) {
-		if (!disk->probe && !disk->releasing) {
+	/* The probe and released requests are still at the backend: they
+	 * keep fencing what overlaps them, and a failure now reaches their
+	 * client instead of being held again. */
+	TAILQ_FOREACH(req, &disk->fencing, link)
+		req->give_up = true;
+	if (disk->state == SB_DISK_STOPPED || disk->state == SB_DISK_HUNG ||
+	    disk->state == SB_DISK_DEGRADED) {
+		if (!disk->probe && !disk->releasing && !sb_replay_blocking(disk)) {
 			hang_end(disk);
 			ended = true;
 		} else {

@@ -142,8 +142,21 @@ void sb_policy_set_werror(struct sb_policy *p, enum sb_action a)
 			p->action[op] = a;
 }
 
+/* The parsers cap what they read; checking again here also covers a policy
+ * built any other way, so that the deadline arithmetic cannot wrap. */
+static int duration_ok(uint64_t ns, const char *name, struct sb_error **errp)
+{
+	if (ns > SB_DURATION_MAX_NS)
+		return sb_error_set(errp, "%s must be at most " SB_DURATION_MAX_TEXT, name);
+	return 0;
+}
+
 int sb_policy_validate(const struct sb_policy *p, struct sb_error **errp)
 {
+	if (duration_ok(p->retry_interval_ns, "retry-interval", errp) < 0 ||
+	    duration_ok(p->retry_max_interval_ns, "retry-max-interval", errp) < 0 ||
+	    duration_ok(p->retry_timeout_ns, "retry-timeout", errp) < 0)
+		return -1;
 	if (p->retry_then != SB_ACTION_REPORT && p->retry_then != SB_ACTION_STOP)
 		return sb_error_set(errp, "retry-then must be report or stop, not %s",
 				    sb_action_name(p->retry_then));
@@ -183,18 +196,21 @@ enum sb_verdict sb_policy_timeout_verdict(const struct sb_policy *p)
 
 bool sb_policy_expired(const struct sb_policy *p, uint64_t held_since_ns, uint64_t now_ns)
 {
-	return p->retry_timeout_ns && held_since_ns &&
-	       now_ns >= held_since_ns + p->retry_timeout_ns;
+	/* A difference, not a sum: nothing to wrap, whatever the values. */
+	return p->retry_timeout_ns && held_since_ns && now_ns >= held_since_ns &&
+	       now_ns - held_since_ns >= p->retry_timeout_ns;
 }
 
 uint64_t sb_policy_backoff(const struct sb_policy *p, unsigned attempt, uint64_t *rng)
 {
+	uint64_t max = p->retry_max_interval_ns;
 	uint64_t d = p->retry_interval_ns;
 
-	for (unsigned i = 0; i < attempt && d < p->retry_max_interval_ns; i++)
-		d *= 2;
-	if (d > p->retry_max_interval_ns)
-		d = p->retry_max_interval_ns;
+	/* Doubling saturates at the ceiling instead of wrapping past it. */
+	for (unsigned i = 0; i < attempt && d < max; i++)
+		d = d > max / 2 ? max : d * 2;
+	if (d > max)
+		d = max;
 
 	/* Jitter of +-25% (xorshift64) so that many disks behind one SAN do not
 	 * probe in lockstep; then clamp, so the bounds hold whatever the jitter. */
@@ -204,10 +220,12 @@ uint64_t sb_policy_backoff(const struct sb_policy *p, unsigned attempt, uint64_t
 	x ^= x << 17;
 	*rng = x;
 	uint64_t span = d / 2;
-	if (span)
-		d = d - d / 4 + x % (span + 1);
-	if (d > p->retry_max_interval_ns)
-		d = p->retry_max_interval_ns;
+	if (span) {
+		uint64_t low = d - d / 4, add = x % (span + 1);
+		d = add > UINT64_MAX - low ? UINT64_MAX : low + add;
+	}
+	if (d > max)
+		d = max;
 	if (d < SB_NS_PER_MS)
 		d = SB_NS_PER_MS;
 	return d;

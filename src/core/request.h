@@ -44,6 +44,14 @@ enum sb_req_state {
 	SB_REQ_IDLE,     /* the frontend owns it */
 	SB_REQ_INFLIGHT, /* at the backend */
 	SB_REQ_WAITING,  /* on the disk's queue: held after a failure, or queued behind held ones */
+	SB_REQ_PARKED,   /* done at the backend, acknowledged once a flush covers it */
+};
+
+/* Who a request belongs to: a client, or the disk itself. */
+enum sb_req_origin {
+	SB_ORIGIN_CLIENT,
+	SB_ORIGIN_REPLAY,  /* a logged write written again after a cache loss */
+	SB_ORIGIN_FLUSH,   /* the disk's own flush, to empty its log */
 };
 
 struct sb_session;
@@ -66,12 +74,23 @@ struct sb_request {
 
 	/* Owned by the core while submitted. */
 	enum sb_req_state state;
+	uint8_t origin;            /* enum sb_req_origin */
 	bool released;             /* re-issued from the queue, counted in disk->releasing */
+	bool fencing;              /* in flight and on disk->fencing: newer overlapping
+				      requests wait for it */
+	bool give_up;              /* fail-held came while it was in flight: a failure
+				      is reported, not held again */
+	uint32_t epoch;            /* disk->cache_epoch when it was issued */
 	uint64_t seq;              /* arrival order on the disk */
 	uint64_t held_since_ns;    /* 0 = never held; its retry age counts from here */
+	uint64_t retry_at_ns;      /* degraded: when this held request is retried */
+	uint64_t log_mark;         /* flush: the unflushed log's mark at issue;
+				      parked: its number */
+	uint64_t park_mark;        /* flush: parked requests below this it covers */
 	int last_err;              /* the last backend error, -errno */
 	uint32_t attempts;         /* backend attempts so far */
-	TAILQ_ENTRY(sb_request) link;
+	TAILQ_ENTRY(sb_request) link;          /* waiting, fencing or parked */
+	TAILQ_ENTRY(sb_request) inflight_link; /* disk->inflight_list */
 
 	/* Backend-private context, sb_backend.ctx_size bytes. */
 	alignas(16) unsigned char backend_ctx[];

@@ -8,16 +8,20 @@
 #include "base/parse.h"
 #include "core/policy-options.h"
 #include "daemon/cli.h"
+#include "exports/nbd/server.h"
 
 enum {
 	OPT_CACHE = SB_OPT_POLICY_END, OPT_QMP, OPT_RUN, OPT_NAME, OPT_FAULT_INJECTION,
 	OPT_FAULT_FILE, OPT_SHUTDOWN_TIMEOUT, OPT_BACKEND_TIMEOUT, OPT_METRICS,
+	OPT_MAX_CONNECTIONS,
+	OPT_BACKEND_TIMEOUT_ACTION, OPT_MAX_UNFLUSHED_BYTES,
 };
 
 static const struct option long_options[] = {
 	{ "export", required_argument, NULL, 'e' },
 	SB_POLICY_LONG_OPTIONS,
 	{ "read-only", no_argument, NULL, 'r' },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
@@ -29,6 +33,8 @@ static const struct option long_options[] = {
 	{ "fault-file", required_argument, NULL, OPT_FAULT_FILE },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "backend-timeout", required_argument, NULL, OPT_BACKEND_TIMEOUT },
+	{ "backend-timeout-action", required_argument, NULL, OPT_BACKEND_TIMEOUT_ACTION },
+	{ "max-unflushed-bytes", required_argument, NULL, OPT_MAX_UNFLUSHED_BYTES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -55,6 +61,8 @@ static void usage(FILE *out)
 "                              nbd+unix:///NAME?socket=PATH   unix socket\n"
 "                              nbd://127.0.0.1:PORT/NAME      TCP\n"
 "  -r, --read-only           refuse writes (EPERM)\n"
+"      --max-connections N   clients at once, handshakes included (256); one more\n"
+"                            is accepted and closed at once\n"
 "      --name NAME           the disk's name in events and queries (disk0)\n"
 "\n"
 "Error policy (QEMU's vocabulary):\n"
@@ -67,11 +75,17 @@ static void usage(FILE *out)
 "      --retry-errors LIST   errno names to retry, e.g. EIO,ETIMEDOUT (transient ones)\n"
 "      --max-held-requests N memory bound: held+queued requests (1024) ...\n"
 "      --max-held-bytes SIZE ... and their bytes (256M); beyond it clients wait\n"
-"  Durations: 250ms, 2s, 1m.  Sizes: 4096, 64k, 512M, 2G.\n"
+"  Durations: 250ms, 2s, 1m; at most 8760h.  Sizes: 4096, 64k, 512M, 2G.\n"
 "\n"
 "Backend:\n"
 "      --cache MODE          writeback (page cache) or none (O_DIRECT) (writeback)\n"
+"      --max-unflushed-bytes SIZE  writes kept since the backend's last flush,\n"
+"                            written again if it loses its cache (64M); when\n"
+"                            half full the backend is flushed; 0 = off (unsafe)\n"
 "      --backend-timeout D   per request, for network backends (30s)\n"
+"      --backend-timeout-action wait|reconnect\n"
+"                            nbd: a request past the timeout is waited for and\n"
+"                            logged, or abandons the connection (wait)\n"
 "      --fault-injection     insert the fault filter, controlled over --qmp\n"
 "      --fault-file PATH     insert the fault filter; its rules apply while PATH exists\n"
 "\n"
@@ -166,6 +180,13 @@ static int parse_option(int c, const char *arg, struct sb_config *cfg, struct sb
 	case OPT_QMP:
 		cfg->qmp_path = arg;
 		return 0;
+	case OPT_MAX_CONNECTIONS:
+		if (sb_parse_uint(arg, SB_NBD_MAX_CONNECTIONS_LIMIT, &v, errp) < 0)
+			return opt_error(errp, "max-connections");
+		if (v == 0)
+			return sb_error_set(errp, "--max-connections: must be at least 1");
+		cfg->max_connections = (unsigned)v;
+		return 0;
 	case OPT_METRICS:
 		cfg->metrics_addr = arg;
 		return 0;
@@ -195,6 +216,18 @@ static int parse_option(int c, const char *arg, struct sb_config *cfg, struct sb
 		return parse_duration_opt("shutdown-timeout", arg, &cfg->shutdown_timeout_ns, errp);
 	case OPT_BACKEND_TIMEOUT:
 		return parse_duration_opt("backend-timeout", arg, &cfg->backend_cfg.timeout_ns, errp);
+	case OPT_BACKEND_TIMEOUT_ACTION:
+		if (strcmp(arg, "wait") == 0)
+			cfg->backend_cfg.timeout_action = SB_TIMEOUT_WAIT;
+		else if (strcmp(arg, "reconnect") == 0)
+			cfg->backend_cfg.timeout_action = SB_TIMEOUT_RECONNECT;
+		else
+			return sb_error_set(errp, "--backend-timeout-action: '%s' must be wait or "
+					    "reconnect", arg);
+		return 0;
+	case OPT_MAX_UNFLUSHED_BYTES:
+		return sb_parse_size(arg, &cfg->max_unflushed_bytes, errp) < 0
+			       ? opt_error(errp, "max-unflushed-bytes") : 0;
 	case 'v':
 		cfg->verbose++;
 		return 0;
@@ -212,7 +245,9 @@ enum sb_cli_result sb_cli_parse(int argc, char **argv, struct sb_config *cfg,
 	sb_policy_init(&cfg->policy);
 	cfg->name = "disk0";
 	cfg->shutdown_timeout_ns = 10 * SB_NS_PER_SEC;
+	cfg->max_connections = SB_NBD_DEFAULT_MAX_CONNECTIONS;
 	cfg->backend_cfg.timeout_ns = 30 * SB_NS_PER_SEC;
+	cfg->max_unflushed_bytes = SB_DEFAULT_UNFLUSHED_BYTES;
 
 	opterr = 0; /* we print our own one-line errors */
 	optind = 1;

@@ -12,6 +12,7 @@
 
 #define SB_MAX_EXPORTS 16
 #define SB_DEFAULT_EXPORT "nbd://127.0.0.1:10809/"
+#define SB_DEFAULT_UNFLUSHED_BYTES (64u << 20)
 
 struct sb_config {
 	const char *backend;                 /* BACKEND argument */
@@ -21,6 +22,7 @@ struct sb_config {
 	struct sb_policy policy;
 	struct sb_backend_config backend_cfg;/* --read-only, --cache, --backend-timeout */
 	bool read_only;
+	unsigned max_connections;            /* --max-connections */
 	const char *qmp_path;
 	const char *metrics_addr;            /* --metrics: HOST:PORT or unix:PATH */
 	const char *pidfile;
@@ -29,6 +31,7 @@ struct sb_config {
 	bool fault_injection;
 	const char *fault_file;
 	uint64_t shutdown_timeout_ns;
+	uint64_t max_unflushed_bytes;        /* the unflushed-write log; 0 = off */
 	int verbose;
 };
 

@@ -21,6 +21,7 @@
 
 #include "backends/backend.h"
 #include "backends/fault.h"
+#include "base/budget.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "control/metrics.h"
@@ -35,6 +36,7 @@ struct daemon {
 	struct sb_loop *loop;
 	struct sb_disk *disk;
 	struct sb_nbd_server *nbd;
+	struct sb_budget budget;  /* payload memory of every client (invariant 6) */
 	struct sb_qmp_server *qmp;
 	struct sb_metrics *metrics;
 	int sigfd;
@@ -120,12 +122,18 @@ static int open_disk(struct daemon *d, struct sb_error **errp)
 		sb_backend_close(be);
 		return -1;
 	}
+	if (sb_disk_set_unflushed_limit(d->disk, d->cfg.max_unflushed_bytes, errp) < 0)
+		return -1;
 	return 0;
 }
 
 static int open_exports(struct daemon *d, struct sb_error **errp)
 {
-	d->nbd = sb_nbd_server_new(d->loop);
+	/* One number for every client of the daemon: the disk's bound on held
+	 * bytes also bounds what all connections together read and buffer. */
+	sb_budget_init(&d->budget, d->cfg.policy.max_held_bytes);
+	d->nbd = sb_nbd_server_new(d->loop, &(struct sb_nbd_limits){
+		.budget = &d->budget, .max_connections = d->cfg.max_connections });
 	if (!d->nbd)
 		return sb_error_set(errp, "out of memory");
 	if (d->cfg.nexports == 0) {

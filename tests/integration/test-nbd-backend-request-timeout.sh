@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# The NBD backend's per-request timeout, on a unix socket (no TCP timers to
-# help): nbdkit's pause filter holds every request for 5 s, longer than
-# --backend-timeout 2s.  steadyblk declares the connection dead (ETIMEDOUT),
-# reconnects and re-issues through the error policy, until the server
-# answers again.  The qemu-io writer sees no error and every block reads
-# back from the backend's own file.
+# The NBD backend's opt-in request timeout (--backend-timeout-action
+# reconnect), on a unix socket (no TCP timers to help): nbdkit's pause
+# filter holds every request for 5 s, longer than --backend-timeout 2s.
+# steadyblk declares the connection dead (ETIMEDOUT), resets it, reconnects
+# and re-issues through the error policy, until the server answers again.
+# The qemu-io writer sees no error and every block reads back from the
+# backend's own file.  (By default a slow request is waited for instead:
+# test-nbd-backend-slow-request.sh.)
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-backend.sh"
 requires socat jq
@@ -13,7 +15,7 @@ requires socat jq
 make_image "$T/disk.img" 64M
 start_nbdkit nk "$T/be.sock" --filter=pause file "$T/disk.img" pause-control="$T/ctl.sock"
 start_sb_nbd --werror retry --rerror retry --retry-interval 200ms --backend-timeout 2s \
-    --qmp "$T/qmp.sock"
+    --backend-timeout-action reconnect --qmp "$T/qmp.sock"
 
 qemu_io_writer "$uri" 60
 sleep 1

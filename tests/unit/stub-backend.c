@@ -13,14 +13,63 @@ static void stub_run(void *opaque)
 		stub_finish_parked(s);
 }
 
+static int stub_result(struct stub_backend *s, const struct sb_request *req)
+{
+	if (!s->fail_range || !s->fail_err)
+		return s->fail_err;
+	if (req->op == SB_OP_FLUSH)
+		return 0;
+	return req->offset < s->fail_to && s->fail_from < req->offset + req->length
+		       ? s->fail_err : 0;
+}
+
+/* What a successful request does to the stored bytes. */
+static void stub_apply(struct stub_backend *s, struct sb_request *req)
+{
+	if (req->offset + req->length > s->be.size ||
+	    (!req->buf && (req->op == SB_OP_READ || req->op == SB_OP_WRITE)))
+		return;
+	switch (req->op) {
+	case SB_OP_READ:
+		memcpy(req->buf, s->data + req->offset, req->length);
+		break;
+	case SB_OP_WRITE:
+		memcpy(s->data + req->offset, req->buf, req->length);
+		if (req->flags & SB_REQ_FUA)
+			memcpy(s->durable + req->offset, req->buf, req->length);
+		break;
+	case SB_OP_TRIM:
+	case SB_OP_ZERO:
+		memset(s->data + req->offset, 0, req->length);
+		break;
+	case SB_OP_FLUSH:
+		memcpy(s->durable, s->data, s->be.size);
+		break;
+	default:
+		break;
+	}
+}
+
+void stub_finish_one(struct stub_backend *s, unsigned i, int err)
+{
+	struct sb_request *req = s->queue[i];
+
+	memmove(s->queue + i, s->queue + i + 1, (--s->nqueue - i) * sizeof(s->queue[0]));
+	if (err == 0)
+		stub_apply(s, req);
+	sb_backend_complete(&s->be, req, err);
+}
+
 void stub_finish_parked(struct stub_backend *s)
 {
 	/* Complete in submission order; completions may submit again. */
-	while (s->nqueue) {
-		struct sb_request *req = s->queue[0];
-		memmove(s->queue, s->queue + 1, --s->nqueue * sizeof(s->queue[0]));
-		sb_backend_complete(&s->be, req, s->fail_err);
-	}
+	while (s->nqueue)
+		stub_finish_one(s, 0, stub_result(s, s->queue[0]));
+}
+
+void stub_lose_cache(struct stub_backend *s)
+{
+	memcpy(s->data, s->durable, s->be.size);
 }
 
 static int stub_submit(struct sb_backend *be, struct sb_request *req)
@@ -41,6 +90,8 @@ static void stub_close(struct sb_backend *be)
 {
 	struct stub_backend *s = (struct stub_backend *)be;
 	s->closed = true;
+	free(s->data);
+	free(s->durable);
 	free(s);
 }
 
@@ -58,6 +109,8 @@ struct stub_backend *stub_new(struct sb_loop *loop)
 	s->be.size = 1 << 20;
 	s->be.caps = SB_CAP_FLUSH | SB_CAP_FUA;
 	s->be.connected = true;
+	s->data = calloc(1, s->be.size);
+	s->durable = calloc(1, s->be.size);
 	s->loop = loop;
 	sb_defer_init(&s->defer, stub_run, s);
 	return s;

@@ -19,10 +19,20 @@ struct stub_backend {
 	unsigned submitted;
 	struct sb_defer defer;
 	bool closed;
+	/* Only requests that overlap [fail_from, fail_to) fail, when set. */
+	bool fail_range;
+	uint64_t fail_from, fail_to;
+	/* The stored bytes, with a volatile cache: `data` is what reads see,
+	 * `durable` what a flush made safe; stub_lose_cache() forgets the rest. */
+	unsigned char *data, *durable;
 };
 
 struct stub_backend *stub_new(struct sb_loop *loop);
 /* Completes every parked request with the current fail_err. */
 void stub_finish_parked(struct stub_backend *s);
+/* Completes the parked request @i alone, with @err. */
+void stub_finish_one(struct stub_backend *s, unsigned i, int err);
+/* The cache is gone: data goes back to what was last flushed. */
+void stub_lose_cache(struct stub_backend *s);
 
 #endif

@@ -11,146 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "base/loop.h"
-#include "core/disk.h"
-#include "stub-backend.h"
-
-#define NREQ 64
-
-struct fx {
-	struct sb_loop *loop;
-	struct stub_backend *stub;
-	struct sb_disk *disk;
-	struct sb_policy policy;
-	struct sb_session session, other;
-	struct sb_request *req[NREQ];
-	char buf[NREQ][512];
-	int err[NREQ];
-	int ndone[NREQ];
-	int order[NREQ];           /* completion order: indexes */
-	int norder;
-	uint64_t done_at[NREQ];
-	enum sb_disk_event_kind ev[64];
-	struct sb_disk_event evdata[64];
-	int nev;
-	int resumed;
-	struct sb_disk_observer obs;
-};
-
-static struct fx *F; /* the request callbacks find the fixture here */
-
-static void on_done(struct sb_request *req, int err)
-{
-	for (int i = 0; i < NREQ; i++) {
-		if (F->req[i] == req) {
-			F->err[i] = err;
-			F->ndone[i]++;
-			F->order[F->norder++] = i;
-			F->done_at[i] = sb_now_ns();
-			return;
-		}
-	}
-	fail_msg("unknown request completed");
-}
-
-static void on_event(void *opaque, struct sb_disk *disk, const struct sb_disk_event *ev)
-{
-	struct fx *f = opaque;
-	f->evdata[f->nev] = *ev;
-	f->ev[f->nev++] = ev->kind;
-}
-
-static void on_resume(struct sb_session *s)
-{
-	F->resumed++;
-}
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	F = f;
-	f->loop = sb_loop_new();
-	f->stub = stub_new(f->loop);
-	sb_policy_init(&f->policy);
-	f->policy.retry_interval_ns = 10 * SB_NS_PER_MS;
-	f->policy.retry_max_interval_ns = 20 * SB_NS_PER_MS;
-	for (int i = 0; i < NREQ; i++)
-		f->req[i] = calloc(1, sizeof(struct sb_request) + 64);
-	f->session.name = "client A";
-	f->session.resume = on_resume;
-	f->other.name = "client B";
-	f->other.resume = on_resume;
-	f->obs.event = on_event;
-	f->obs.opaque = f;
-	*state = f;
-	return 0;
-}
-
-/* Creates the disk with the fixture's policy, once the test has set it. */
-static void open_disk(struct fx *f)
-{
-	struct sb_error *err = NULL;
-	f->disk = sb_disk_new(f->loop, "d0", &f->stub->be, &f->policy, &err);
-	assert_non_null(f->disk);
-	sb_disk_add_observer(f->disk, &f->obs);
-	sb_disk_attach(f->disk, &f->session);
-	sb_disk_attach(f->disk, &f->other);
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	if (!f->session.closing)
-		sb_disk_detach(&f->session);
-	if (!f->other.closing)
-		sb_disk_detach(&f->other);
-	sb_disk_free(f->disk);
-	sb_loop_free(f->loop);
-	for (int i = 0; i < NREQ; i++)
-		free(f->req[i]);
-	free(f);
-	return 0;
-}
-
-static void submit(struct fx *f, int i, enum sb_op op, uint64_t off, uint32_t len,
-		   struct sb_session *s)
-{
-	struct sb_request *r = f->req[i];
-	r->op = op;
-	r->flags = 0;
-	r->offset = off;
-	r->length = op == SB_OP_FLUSH ? 0 : len;
-	r->buf = f->buf[i];
-	r->session = s ? s : &f->session;
-	r->done = on_done;
-	sb_disk_submit(f->disk, r);
-}
-
-/* Runs the loop for @ms milliseconds. */
-static void run_for(struct fx *f, unsigned ms)
-{
-	uint64_t end = sb_now_ns() + ms * SB_NS_PER_MS;
-	uint64_t now;
-	while ((now = sb_now_ns()) < end)
-		sb_loop_run_once(f->loop, end - now);
-}
-
-/* Runs the loop until request @i is done, at most 2 s. */
-static void run_until_done(struct fx *f, int i)
-{
-	uint64_t end = sb_now_ns() + 2 * SB_NS_PER_SEC;
-	while (!f->ndone[i] && sb_now_ns() < end)
-		sb_loop_run_once(f->loop, 10 * SB_NS_PER_MS);
-	assert_int_equal(f->ndone[i], 1);
-}
-
-static bool saw_event(struct fx *f, enum sb_disk_event_kind k)
-{
-	for (int i = 0; i < f->nev; i++)
-		if (f->ev[i] == k)
-			return true;
-	return false;
-}
+#include "disk-fixture.h"
 
 /* ---- actions ---- */
 
@@ -691,7 +552,7 @@ static void test_retry_now(void **state)
 	assert_int_equal(f->err[0], 0);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
 {

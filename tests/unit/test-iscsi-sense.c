@@ -98,6 +98,49 @@ static void test_unit_attention(void **state)
 	assert_false(sb_iscsi_is_unit_attention(SCSI_STATUS_BUSY, &ua));
 }
 
+static bool cache_lost(int status, enum scsi_sense_key key, int ascq)
+{
+	struct scsi_sense sense = { .key = key, .ascq = ascq };
+	return sb_iscsi_ua_cache_lost(status, &sense);
+}
+
+/* A UNIT ATTENTION with ASC 29h, whatever its ASCQ, means the LUN may have
+ * lost its volatile cache (invariant 2); no other condition does. */
+static void test_unit_attention_cache_lost(void **state)
+{
+	static const int resets[] = {
+		0x2900, /* POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+		0x2901, /* POWER ON OCCURRED */
+		0x2902, /* SCSI BUS RESET OCCURRED */
+		0x2903, /* BUS DEVICE RESET FUNCTION OCCURRED */
+		0x2904, /* DEVICE INTERNAL RESET */
+		0x2907, /* I_T NEXUS LOSS OCCURRED */
+	};
+	static const int others[] = {
+		0x2a01, /* MODE PARAMETERS CHANGED */
+		0x2a09, /* CAPACITY DATA HAS CHANGED */
+		0x3f0e, /* REPORTED LUNS DATA HAS CHANGED */
+		0x2800, /* NOT READY TO READY CHANGE */
+		0x0029, /* ASCQ 29h of ASC 00h: the halves must not be confused */
+		0x2a29,
+	};
+
+	for (size_t i = 0; i < SB_ARRAY_SIZE(resets); i++)
+		if (!cache_lost(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_UNIT_ATTENTION, resets[i]))
+			fail_msg("UNIT ATTENTION 0x%04x: not taken for a cache loss", resets[i]);
+	for (size_t i = 0; i < SB_ARRAY_SIZE(others); i++)
+		if (cache_lost(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_UNIT_ATTENTION, others[i]))
+			fail_msg("UNIT ATTENTION 0x%04x: taken for a cache loss", others[i]);
+	/* ASC 29h under another sense key, or stale sense with another status. */
+	assert_false(cache_lost(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_NOT_READY, 0x2900));
+	assert_false(cache_lost(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_HARDWARE_ERROR, 0x2904));
+	assert_false(cache_lost(SCSI_STATUS_GOOD, SCSI_SENSE_UNIT_ATTENTION, 0x2900));
+	assert_false(cache_lost(SCSI_STATUS_BUSY, SCSI_SENSE_UNIT_ATTENTION, 0x2900));
+	/* It stays a transient error for the policy (re-sent, then EAGAIN). */
+	assert_int_equal(map(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_UNIT_ATTENTION, 0x2901),
+			 -EAGAIN);
+}
+
 /* The table's intent, through the default policy: transient conditions are
  * held and retried, those no retry can fix are reported at once. */
 static void test_default_policy(void **state)
@@ -162,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_status_without_sense),
 		cmocka_unit_test(test_sense_keys),
 		cmocka_unit_test(test_unit_attention),
+		cmocka_unit_test(test_unit_attention_cache_lost),
 		cmocka_unit_test(test_default_policy),
 		cmocka_unit_test(test_describe),
 	};

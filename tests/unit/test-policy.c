@@ -209,6 +209,95 @@ static void test_sizes_and_errnos(void **state)
 	assert_string_equal(sb_errno_name(-ENOSPC), "ENOSPC");
 }
 
+static void test_duration_maximum(void **state)
+{
+	uint64_t ns;
+	struct sb_error *err = NULL;
+
+	/* One year is the longest duration, in any unit. */
+	assert_int_equal(sb_parse_duration("8760h", &ns, NULL), 0);
+	assert_int_equal(ns, SB_DURATION_MAX_NS);
+	assert_int_equal(sb_parse_duration("31536000s", &ns, NULL), 0);
+	assert_int_equal(ns, SB_DURATION_MAX_NS);
+	static const char *const too_long[] = {
+		"8761h", "31536001s", "31536000001ms", "525601m", "99999999999999h",
+		"18446744073709551615", "99999999999999999999us",
+	};
+	for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++) {
+		ns = 7;
+		assert_int_equal(sb_parse_duration(too_long[i], &ns, &err), -1);
+		assert_non_null(err);
+		if (!strstr(err->msg, "maximum is 1 year (8760h)") || !strstr(err->msg, too_long[i]))
+			fail_msg("'%s': %s", too_long[i], err->msg);
+		assert_int_equal(ns, 7);
+		sb_error_free(err);
+		err = NULL;
+	}
+}
+
+static void test_validate_duration_maximum(void **state)
+{
+	/* A policy built without the parsers (QMP numbers, a program) is
+	 * checked too, naming the field. */
+	static const char *const names[] = { "retry-interval", "retry-max-interval",
+					     "retry-timeout" };
+	struct sb_policy p;
+	struct sb_error *err = NULL;
+
+	for (unsigned i = 0; i < 3; i++) {
+		sb_policy_init(&p);
+		p.retry_max_interval_ns = SB_DURATION_MAX_NS;
+		uint64_t *field = i == 0 ? &p.retry_interval_ns
+				  : i == 1 ? &p.retry_max_interval_ns : &p.retry_timeout_ns;
+		*field = SB_DURATION_MAX_NS;
+		assert_int_equal(sb_policy_validate(&p, NULL), 0);
+		*field = SB_DURATION_MAX_NS + 1;
+		if (i == 0)
+			p.retry_max_interval_ns = SB_DURATION_MAX_NS + 1;
+		assert_int_equal(sb_policy_validate(&p, &err), -1);
+		if (!strstr(err->msg, names[i]) || !strstr(err->msg, "8760h"))
+			fail_msg("%s: %s", names[i], err->msg);
+		sb_error_free(err);
+		err = NULL;
+	}
+}
+
+static void test_deadline_does_not_wrap(void **state)
+{
+	struct sb_policy p;
+
+	sb_policy_init(&p);
+	/* held_since + retry-timeout would wrap past 2^64 and look expired. */
+	p.retry_timeout_ns = SB_DURATION_MAX_NS;
+	assert_false(sb_policy_expired(&p, UINT64_MAX - 10, UINT64_MAX - 5));
+	p.retry_timeout_ns = UINT64_MAX - 10;
+	assert_false(sb_policy_expired(&p, 1000, UINT64_MAX - 1));
+	assert_true(sb_policy_expired(&p, 1, UINT64_MAX));
+}
+
+static void test_backoff_does_not_wrap(void **state)
+{
+	struct sb_policy p;
+	uint64_t rng = 3;
+
+	sb_policy_init(&p);
+	/* Unvalidated extremes: doubling and jitter saturate at the ceiling
+	 * instead of wrapping to a tiny delay (a retry storm). */
+	p.retry_interval_ns = UINT64_MAX / 2 + 12345;
+	p.retry_max_interval_ns = UINT64_MAX;
+	for (unsigned attempt = 0; attempt < 70; attempt++) {
+		uint64_t d = sb_policy_backoff(&p, attempt, &rng);
+		assert_true(d >= (UINT64_MAX / 2) / 4 * 3);
+	}
+	p.retry_interval_ns = 3 * SB_NS_PER_SEC;
+	p.retry_max_interval_ns = SB_DURATION_MAX_NS;
+	for (unsigned attempt = 0; attempt < 200; attempt += 7) {
+		uint64_t d = sb_policy_backoff(&p, attempt, &rng);
+		assert_true(d >= 2 * SB_NS_PER_SEC && d <= SB_DURATION_MAX_NS);
+	}
+	assert_true(sb_policy_backoff(&p, 100, &rng) >= SB_DURATION_MAX_NS / 4 * 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +314,10 @@ int main(void)
 		cmocka_unit_test(test_action_parse),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_sizes_and_errnos),
+		cmocka_unit_test(test_duration_maximum),
+		cmocka_unit_test(test_validate_duration_maximum),
+		cmocka_unit_test(test_deadline_does_not_wrap),
+		cmocka_unit_test(test_backoff_does_not_wrap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

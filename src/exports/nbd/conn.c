@@ -12,6 +12,12 @@
  * batch of events (the `work` deferred call), many per sendmsg; a full
  * socket arms EPOLLOUT.  Reading stops (EPOLLIN off, EPOLLRDHUP kept, so a
  * client that goes away is still noticed) while the parser says PAUSE.
+ *
+ * A client that hangs up after NBD_CMD_DISC (over TCP the daemon sees only
+ * a FIN: the socket stays writable until the peer answers data with a
+ * reset) is gone for what is held: its session is detached at once, so its
+ * held requests are fenced, never re-issued; what is in flight at the
+ * backend finishes, answered if the socket still takes it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,6 +37,11 @@
 static void conn_event(void *opaque, uint32_t events);
 static void conn_work(void *opaque);
 
+static void conn_budget_wake(struct sb_budget_waiter *w)
+{
+	nbd_conn_schedule(SB_CONTAINER_OF(w, struct nbd_conn, budget_wait));
+}
+
 int nbd_conn_new(struct sb_nbd_server *srv, struct nbd_listener *lst, int fd,
 		 const char *peer)
 {
@@ -46,8 +57,11 @@ int nbd_conn_new(struct sb_nbd_server *srv, struct nbd_listener *lst, int fd,
 	c->id = id;
 	c->fd = fd;
 	snprintf(c->name, sizeof(c->name), "nbd client %u (%s)", id, peer);
+	c->accepted_ns = sb_now_ns();
 	TAILQ_INIT(&c->free_slots);
+	TAILQ_INIT(&c->idle_slots);
 	TAILQ_INIT(&c->out);
+	sb_budget_waiter_init(&c->budget_wait, conn_budget_wake);
 	sb_defer_init(&c->work, conn_work, c);
 	sb_watch_init(&c->watch, fd, conn_event, c);
 	if (nbd_hs_start(c) < 0) {
@@ -57,21 +71,37 @@ int nbd_conn_new(struct sb_nbd_server *srv, struct nbd_listener *lst, int fd,
 	int r = sb_loop_watch_add(srv->loop, &c->watch, EPOLLIN | EPOLLRDHUP);
 	if (r < 0) {
 		sb_warn("%s: epoll: %s, refused", c->name, strerror(-r));
-		sb_timer_cancel(srv->loop, &c->timer);
 		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
+	TAILQ_INSERT_TAIL(&srv->handshakes, c, hs_link);
+	c->in_handshake = true;
+	srv->nconns++;
+	srv->nhandshakes++;
 	sb_debug("%s: connected", c->name);
 	nbd_conn_schedule(c); /* send the greeting */
 	return 0;
 fail:
 	if (c) {
+		/* nbd_hs_start queued the greeting's send and armed the
+		 * deadline: neither may run on the memory freed below. */
+		sb_loop_defer_cancel(srv->loop, &c->work);
+		sb_timer_cancel(srv->loop, &c->timer);
 		free(c->hs_out);
 		free(c->rbuf);
 	}
 	free(c);
 	close(fd);
 	return -1;
+}
+
+void nbd_conn_hs_done(struct nbd_conn *c)
+{
+	if (!c->in_handshake)
+		return;
+	TAILQ_REMOVE(&c->srv->handshakes, c, hs_link);
+	c->in_handshake = false;
+	c->srv->nhandshakes--;
 }
 
 void nbd_conn_schedule(struct nbd_conn *c)
@@ -299,6 +329,22 @@ static void conn_work(void *opaque)
 		conn_flush(c);
 }
 
+/* DISC, then a hang-up (a close over TCP looks just like a half-close):
+ * the client will not wait for what is held.  Fence it now (invariant 4),
+ * and stop listening for the hang-up; conn_flush closes once the requests
+ * in flight have been answered or dropped. */
+static void conn_gone_after_disc(struct nbd_conn *c)
+{
+	c->rdhup = true;
+	if (c->phase == NBD_TRANSMISSION && !c->session.closing) {
+		sb_debug("%s: hung up after disconnecting; %u requests outstanding", c->name,
+			 c->busy);
+		sb_disk_detach(&c->session);
+	}
+	conn_update_events(c);
+	nbd_conn_schedule(c);
+}
+
 static void conn_event(void *opaque, uint32_t events)
 {
 	struct nbd_conn *c = opaque;
@@ -318,11 +364,8 @@ static void conn_event(void *opaque, uint32_t events)
 			nbd_conn_close(c, "client hung up");
 			return;
 		}
-		/* After DISC a half-close is expected: stop listening for it. */
-		if (c->draining) {
-			c->rdhup = true;
-			conn_update_events(c);
-		}
+		if (c->draining && !c->rdhup)
+			conn_gone_after_disc(c);
 	}
 }
 
@@ -336,6 +379,9 @@ void nbd_conn_close(struct nbd_conn *c, const char *why)
 		return;
 	c->closing = true;
 	c->in_close = true;
+	c->srv->nconns--;
+	nbd_conn_hs_done(c);
+	sb_budget_cancel(c->srv->budget, &c->budget_wait);
 	sb_debug("%s: closed (%s)", c->name, why);
 	sb_timer_cancel(c->srv->loop, &c->timer);
 	sb_loop_defer_cancel(c->srv->loop, &c->work);
@@ -356,6 +402,7 @@ void nbd_conn_close(struct nbd_conn *c, const char *why)
 			TAILQ_REMOVE(&c->out, s, link);
 			nbd_slot_put(c, s);
 		}
+		nbd_tx_drop_idle(c);
 	}
 	c->in_close = false;
 	nbd_conn_maybe_free(c);

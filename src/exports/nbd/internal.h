@@ -10,8 +10,11 @@
  * A connection's life:
  *
  *   accept -> HANDSHAKE --(GO / EXPORT_NAME)--> TRANSMISSION --(DISC)--> draining
- *                |                                    |                     |
- *                +-- violation, timeout, ABORT -------+-- EOF, error -------+
+ *     |          |                                    |                     |
+ *     |          +-- violation, timeout, ABORT, ------+-- EOF, error -------+-- hang-up:
+ *     |              dropped for a newcomer           |     session detached (held
+ *     |                                               |     requests fenced) at once;
+ *     +-- over --max-connections: closed at once      |     closing once answered
  *                                                     v
  *                         closing: socket closed, session detached (waiting
  *                         requests fenced), freed when the last request
@@ -26,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "base/budget.h"
 #include "base/error.h"
 #include "base/loop.h"
 #include "core/disk.h"
@@ -41,8 +45,17 @@
 #define NBD_MAX_PAYLOAD        (32u * 1024 * 1024)    /* advertised maximum payload */
 #define NBD_HARD_PAYLOAD       (64u * 1024 * 1024)    /* a larger write is discarded... */
 #define NBD_MAX_REQUESTS       128u                   /* slots per connection */
-#define NBD_MAX_BUSY_BYTES     (64u * 1024 * 1024)    /* payload bytes held per connection */
-#define NBD_KEEP_BUF_BYTES     (64u * 1024 * 1024)    /* data buffers kept for reuse */
+/* Payload memory is bounded by the server's budget (sb_nbd_limits); idle
+ * buffers kept for reuse are outside it, so they are capped twice: */
+#define NBD_KEEP_BUF_BYTES     (2u * 1024 * 1024)     /* ... per connection */
+#define NBD_IDLE_BUF_BYTES     (16u * 1024 * 1024)    /* ... per server */
+/* Handshakes in progress: past this, the oldest is dropped for a newcomer.
+ * A real client's handshake takes milliseconds, so only clients that sit in
+ * it (a slowloris) are the oldest. */
+#define NBD_MAX_HANDSHAKES     64u
+/* With every connection taken, a handshake this old yields its place. */
+#define NBD_HS_STALE_NS        (1 * SB_NS_PER_SEC)
+#define NBD_REFUSE_LOG_NS      (1 * SB_NS_PER_SEC)    /* one "refused" line per second */
 #define NBD_BUF_ALIGN          4096u                  /* data buffers suit O_DIRECT */
 
 /* ---- URIs (uri.c) ---- */
@@ -96,6 +109,13 @@ struct nbd_listener {
 
 struct nbd_conn;
 
+/* A warning that a flood could repeat: written at most once per
+ * NBD_REFUSE_LOG_NS, with the number of times since the last one. */
+struct nbd_ratelog {
+	uint64_t count;                   /* events since the last line */
+	uint64_t last_ns;                 /* when it was written; 0 = never */
+};
+
 struct sb_nbd_server {
 	struct sb_loop *loop;
 	bool shut_down;
@@ -103,6 +123,17 @@ struct sb_nbd_server {
 	TAILQ_HEAD(, nbd_listener) listeners;
 	TAILQ_HEAD(, nbd_export) exports;
 	TAILQ_HEAD(, nbd_conn) conns;     /* connected and closing ones */
+
+	/* Limits (invariant 6). */
+	struct sb_budget *budget;         /* payload bytes, shared by every client */
+	struct sb_budget own_budget;      /* unbounded, when none was given */
+	uint64_t idle_bytes;              /* idle buffers kept, outside the budget */
+	unsigned max_connections, max_handshakes;
+	unsigned nconns;                  /* connected, handshakes included */
+	unsigned nhandshakes;
+	TAILQ_HEAD(, nbd_conn) handshakes; /* in the order accepted: oldest first */
+	struct nbd_ratelog refused;       /* clients refused: --max-connections */
+	struct nbd_ratelog dropped;       /* handshakes dropped for newcomers */
 };
 
 /* The export called @name (@len bytes, not NUL-terminated) on @lst, or NULL. */
@@ -126,13 +157,14 @@ struct nbd_slot {
 	TAILQ_ENTRY(nbd_slot) link;       /* free list or output queue */
 	uint16_t cmd;
 	uint32_t error;                   /* refused: the NBD error to reply */
-	uint32_t payload;                 /* bytes counted in conn->busy_bytes */
+	uint32_t counted;                 /* budget bytes it holds: its buffer, while busy */
 	struct nbd_simple_reply reply;    /* wire format, sent as is */
 	uint32_t data_len;                /* data after the reply (read) */
 	uint32_t sent;                    /* bytes of reply + data sent */
 	uint64_t cookie;                  /* opaque, as received */
 	void *buf;                        /* data buffer, NBD_BUF_ALIGN aligned */
-	uint32_t cap;                     /* its size; kept for the next request */
+	uint32_t cap;                     /* its size; while free, the slot is on
+					     idle_slots and may be reused as is */
 	struct sb_request req;            /* last: backend context follows */
 };
 
@@ -155,6 +187,9 @@ struct nbd_conn {
 	bool rdhup;                       /* peer shut its side (seen after DISC) */
 	bool got_client_flags;            /* handshake: past the client flags */
 	bool no_zeroes;                   /* NBD_FLAG_C_NO_ZEROES */
+	bool in_handshake;                /* on srv->handshakes */
+	uint64_t accepted_ns;
+	TAILQ_ENTRY(nbd_conn) hs_link;
 
 	/* Input: bytes [rpos, rlen) of rbuf are received, not yet parsed. */
 	unsigned char *rbuf;
@@ -173,18 +208,20 @@ struct nbd_conn {
 	uint64_t size;                    /* export size, fixed at GO */
 	unsigned char *slot_mem;          /* NBD_MAX_REQUESTS slots */
 	size_t slot_size;
-	TAILQ_HEAD(, nbd_slot) free_slots;
+	TAILQ_HEAD(, nbd_slot) free_slots; /* free, without a buffer */
+	TAILQ_HEAD(, nbd_slot) idle_slots; /* free, with a buffer kept for reuse */
 	TAILQ_HEAD(, nbd_slot) out;       /* replies waiting to be sent */
 	uint32_t busy;                    /* slots taken */
-	uint64_t busy_bytes;              /* their payload bytes */
 	uint32_t inflight;                /* submitted to the disk, not completed */
-	uint64_t buf_bytes;               /* capacity of all slot buffers */
+	uint64_t idle_bytes;              /* buffers of idle_slots */
+	struct sb_budget_waiter budget_wait; /* paused until the budget has room */
 
 	TAILQ_ENTRY(nbd_conn) link;
 };
 
 /* Takes @fd (accepted, non-blocking) and starts the handshake.  @peer names
- * the other end in logs.  Returns 0, or -1 (fd closed, logged). */
+ * the other end in logs.  Returns 0, or -1 (fd closed, logged, nothing left
+ * queued in the loop). */
 int nbd_conn_new(struct sb_nbd_server *srv, struct nbd_listener *lst, int fd,
 		 const char *peer);
 /* Hard disconnect: closes the socket, detaches the session (its waiting
@@ -200,6 +237,8 @@ void nbd_conn_destroy(struct nbd_conn *c);
 void nbd_conn_schedule(struct nbd_conn *c);
 /* Appends @len bytes to the handshake output.  Returns 0 or -ENOMEM. */
 int nbd_conn_hs_append(struct nbd_conn *c, const void *data, size_t len);
+/* The handshake is over (transmission, or closing): off srv->handshakes. */
+void nbd_conn_hs_done(struct nbd_conn *c);
 
 /* ---- handshake (handshake.c) ---- */
 /* Queues the greeting and arms the handshake deadline. */
@@ -213,6 +252,8 @@ int nbd_tx_start(struct nbd_conn *c, struct nbd_export *exp);
 enum nbd_parse nbd_tx_parse(struct nbd_conn *c);
 /* Returns a slot whose reply was sent (or dropped) to the free list. */
 void nbd_slot_put(struct nbd_conn *c, struct nbd_slot *s);
+/* Frees the buffers kept for reuse (the connection is closing). */
+void nbd_tx_drop_idle(struct nbd_conn *c);
 /* Frees the slots and their buffers (the connection is going away). */
 void nbd_tx_free(struct nbd_conn *c);
 

@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Description: the NBD server: its exports, the sockets it listens on
- * (several exports may share one), accepting clients, shutdown. */
+ * (several exports may share one), accepting clients within the limits,
+ * shutdown.
+ *
+ * Admission: at most NBD_MAX_HANDSHAKES clients in the handshake (past it,
+ * the oldest is dropped: a real client's handshake takes milliseconds, so
+ * only one that sits in it is ever the oldest), and at most max_connections
+ * in all.  One more is accepted and closed at once, before the greeting:
+ * clients fail fast with "unexpected end of file" and QEMU's reconnect
+ * retries later, where a listen queue that is not served would leave them
+ * hanging in the handshake.  When every connection is taken, a handshake
+ * older than NBD_HS_STALE_NS yields its place, so idle sockets never lock
+ * real clients out. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -13,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/budget.h"
 #include "base/listen.h"
 #include "base/log.h"
 #include "base/parse.h"
@@ -22,7 +34,7 @@
 #define ACCEPT_BATCH 16                         /* accepts per wakeup: fairness */
 #define ACCEPT_BACKOFF_NS (100 * SB_NS_PER_MS)  /* after EMFILE and friends */
 
-struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop)
+struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop, const struct sb_nbd_limits *lim)
 {
 	struct sb_nbd_server *srv = calloc(1, sizeof(*srv));
 
@@ -32,6 +44,12 @@ struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop)
 	TAILQ_INIT(&srv->listeners);
 	TAILQ_INIT(&srv->exports);
 	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->handshakes);
+	sb_budget_init(&srv->own_budget, 0);
+	srv->budget = lim && lim->budget ? lim->budget : &srv->own_budget;
+	srv->max_connections = lim && lim->max_connections ? lim->max_connections
+							   : SB_NBD_DEFAULT_MAX_CONNECTIONS;
+	srv->max_handshakes = SB_MIN(srv->max_connections, NBD_MAX_HANDSHAKES);
 	return srv;
 }
 
@@ -68,6 +86,61 @@ static struct nbd_listener *find_listener(struct sb_nbd_server *srv, const struc
 
 /* ---- accepting clients ---- */
 
+/* Counts one event; true if its line is due now (then rl->count says how
+ * many since the last one, and is reset after the line is written). */
+static bool ratelog_due(struct nbd_ratelog *rl)
+{
+	uint64_t now = sb_now_ns();
+
+	rl->count++;
+	if (rl->last_ns && now - rl->last_ns < NBD_REFUSE_LOG_NS)
+		return false;
+	rl->last_ns = now;
+	return true;
+}
+
+static void server_drop_handshake(struct sb_nbd_server *srv, struct nbd_conn *c,
+				  const char *why)
+{
+	if (ratelog_due(&srv->dropped)) {
+		sb_warn("%s dropped: %s; %" PRIu64 " handshakes dropped since the last such "
+			"message", c->name, why, srv->dropped.count);
+		srv->dropped.count = 0;
+	}
+	nbd_conn_close(c, why);
+}
+
+/* Makes room for one more client, dropping idle handshakes if need be.
+ * Returns false if it must be refused. */
+static bool server_admit(struct sb_nbd_server *srv)
+{
+	struct nbd_conn *old = TAILQ_FIRST(&srv->handshakes);
+
+	if (old && srv->nhandshakes >= srv->max_handshakes) {
+		server_drop_handshake(srv, old, "the most handshakes at once are in progress");
+		old = TAILQ_FIRST(&srv->handshakes);
+	}
+	if (srv->nconns < srv->max_connections)
+		return true;
+	if (old && sb_now_ns() - old->accepted_ns >= NBD_HS_STALE_NS) {
+		server_drop_handshake(srv, old, "still in its handshake with every connection taken");
+		return true;
+	}
+	return false;
+}
+
+/* Closes @fd unserved; one warning per second at most, however many. */
+static void server_refuse(struct sb_nbd_server *srv, struct nbd_listener *l, int fd)
+{
+	close(fd);
+	if (!ratelog_due(&srv->refused))
+		return;
+	sb_warn("nbd server: client on %s refused: %u connections already "
+		"(--max-connections); %" PRIu64 " refused since the last such message",
+		l->where, srv->nconns, srv->refused.count);
+	srv->refused.count = 0;
+}
+
 static void listener_resume(void *opaque)
 {
 	struct nbd_listener *l = opaque;
@@ -97,6 +170,10 @@ static void listener_event(void *opaque, uint32_t events)
 			sb_loop_watch_set(srv->loop, &l->watch, 0);
 			sb_timer_arm(srv->loop, &l->backoff, sb_now_ns() + ACCEPT_BACKOFF_NS);
 			return;
+		}
+		if (!server_admit(srv)) {
+			server_refuse(srv, l, fd);
+			continue;
 		}
 		if (l->addr.transport == NBD_TCP) {
 			struct nbd_uri p = { .transport = NBD_TCP, .addr = peer, .addrlen = plen };

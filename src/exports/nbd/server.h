@@ -18,10 +18,29 @@
 #include "core/disk.h"
 
 struct sb_nbd_server;
+struct sb_budget;
+
+/* 256 clients: a host's VMs with a few connections each (multi-conn) plus
+ * tools, far below the usual 1024 descriptors; each costs ~110 KiB when
+ * idle (input buffer, request slots), 28 MiB for all of them. */
+#define SB_NBD_DEFAULT_MAX_CONNECTIONS 256u
+#define SB_NBD_MAX_CONNECTIONS_LIMIT 65536u
+
+struct sb_nbd_limits {
+	/* Payload bytes of every client together (requests read and not yet
+	 * answered, their buffers included); shared, so several servers or
+	 * disks may draw on one number.  NULL = unbounded.  Must outlive the
+	 * server. */
+	struct sb_budget *budget;
+	/* Clients at once, handshakes included; a further one is accepted and
+	 * closed at once.  0 = SB_NBD_DEFAULT_MAX_CONNECTIONS. */
+	unsigned max_connections;
+};
 
 /* Returns a server with nothing to serve yet, on @loop (its disks must live
- * on the same loop), or NULL if out of memory. */
-struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop);
+ * on the same loop), within @lim (NULL = the defaults), or NULL if out of
+ * memory. */
+struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop, const struct sb_nbd_limits *lim);
 
 /* Adds an export of @disk at @uri: "nbd+unix:///NAME?socket=PATH" or
  * "nbd://HOST:PORT/NAME" (an empty NAME is the default export; HOST is a

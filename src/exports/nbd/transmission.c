@@ -9,9 +9,19 @@
  *                                                                 |
  *        slot free list <-- reply sent <-- output queue <---------+
  *
- * A connection stops reading when it holds NBD_MAX_REQUESTS requests or
- * NBD_MAX_BUSY_BYTES of payload, or when the disk's memory bound is reached
- * (sb_disk_accepting); a completion or the disk's resume() restarts it.
+ * A connection stops reading when it holds NBD_MAX_REQUESTS requests, when
+ * the disk's memory bound is reached (sb_disk_accepting), or when the
+ * server's budget has no room for the next payload; a completion, the
+ * disk's resume() or the budget's wake() restarts it.
+ *
+ * Memory (invariant 6): a request's buffer is counted in the server-wide
+ * budget from the moment its header is read, before its payload is read or
+ * its buffer allocated, until its reply is sent.  The header stays unread
+ * in the input buffer while the budget is short, so a paused client costs
+ * nothing more.  A free slot may keep its buffer for the next request (no
+ * allocation per request on the fast path) only while nobody waits for the
+ * budget, within NBD_KEEP_BUF_BYTES per connection and NBD_IDLE_BUF_BYTES
+ * per server: the bound plus a small constant.
  */
 #include <endian.h>
 #include <errno.h>
@@ -45,6 +55,7 @@ int nbd_tx_start(struct nbd_conn *c, struct nbd_export *e)
 		s->conn = c;
 		TAILQ_INSERT_TAIL(&c->free_slots, s, link);
 	}
+	nbd_conn_hs_done(c);
 	c->exp = e;
 	c->size = sb_disk_backend(e->disk)->size;
 	c->phase = NBD_TRANSMISSION;
@@ -57,58 +68,131 @@ int nbd_tx_start(struct nbd_conn *c, struct nbd_export *e)
 
 void nbd_tx_free(struct nbd_conn *c)
 {
-	for (unsigned i = 0; i < NBD_MAX_REQUESTS; i++)
-		free(((struct nbd_slot *)(c->slot_mem + i * c->slot_size))->buf);
+	for (unsigned i = 0; i < NBD_MAX_REQUESTS; i++) {
+		struct nbd_slot *s = (struct nbd_slot *)(c->slot_mem + i * c->slot_size);
+
+		/* Only a forced teardown finds a slot still counted. */
+		if (s->counted)
+			sb_budget_give(c->srv->budget, s->counted);
+		free(s->buf);
+	}
+	c->srv->idle_bytes -= c->idle_bytes;
+	c->idle_bytes = 0;
 	free(c->slot_mem);
 	c->slot_mem = NULL;
 }
 
+void nbd_tx_drop_idle(struct nbd_conn *c)
+{
+	struct nbd_slot *s;
+
+	while ((s = TAILQ_FIRST(&c->idle_slots))) {
+		TAILQ_REMOVE(&c->idle_slots, s, link);
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+		TAILQ_INSERT_HEAD(&c->free_slots, s, link);
+	}
+	c->srv->idle_bytes -= c->idle_bytes;
+	c->idle_bytes = 0;
+}
+
 /* ---- slots ---- */
 
-static struct nbd_slot *slot_get(struct nbd_conn *c)
+/* The slot the next request will use: one with a buffer for a request that
+ * needs one (LIFO: the one used last is warm in the cache), a bare one for
+ * a request that does not.  There is one: the caller checked c->busy. */
+static struct nbd_slot *slot_pick(struct nbd_conn *c, bool want_buf)
 {
-	/* LIFO: the slot used last is the one warm in the cache. */
-	struct nbd_slot *s = TAILQ_FIRST(&c->free_slots);
+	struct nbd_slot *idle = TAILQ_FIRST(&c->idle_slots);
+	struct nbd_slot *bare = TAILQ_FIRST(&c->free_slots);
 
-	TAILQ_REMOVE(&c->free_slots, s, link);
+	if (want_buf)
+		return idle ? idle : bare;
+	return bare ? bare : idle;
+}
+
+/* The budget bytes a request of @len bytes needs in slot @s: the buffer it
+ * will have, which a kept one may exceed. */
+static uint32_t slot_need(const struct nbd_slot *s, bool want_buf, uint32_t len)
+{
+	return want_buf ? SB_MAX(len, s->cap) : 0;
+}
+
+/* Takes @s (from slot_pick) off its free list. */
+static void slot_get(struct nbd_conn *c, struct nbd_slot *s, bool want_buf)
+{
+	if (s->cap) {
+		TAILQ_REMOVE(&c->idle_slots, s, link);
+		c->idle_bytes -= s->cap;
+		c->srv->idle_bytes -= s->cap;
+		if (!want_buf) {
+			/* Only when no bare slot is left: not worth keeping
+			 * uncounted while busy. */
+			free(s->buf);
+			s->buf = NULL;
+			s->cap = 0;
+		}
+	} else {
+		TAILQ_REMOVE(&c->free_slots, s, link);
+	}
 	c->busy++;
-	s->payload = 0;
+	s->counted = 0;
 	s->data_len = 0;
 	s->sent = 0;
-	return s;
+}
+
+/* Keeps a free slot's buffer for reuse only if that costs nothing that
+ * someone else is waiting for, within the two caps. */
+static bool slot_keep(const struct nbd_conn *c, const struct nbd_slot *s)
+{
+	const struct sb_nbd_server *srv = c->srv;
+
+	return s->cap && !c->closing && !sb_budget_contended(srv->budget) &&
+	       c->idle_bytes + s->cap <= NBD_KEEP_BUF_BYTES &&
+	       srv->idle_bytes + s->cap <= NBD_IDLE_BUF_BYTES;
 }
 
 void nbd_slot_put(struct nbd_conn *c, struct nbd_slot *s)
 {
+	uint32_t counted = s->counted;
+
 	c->busy--;
-	c->busy_bytes -= s->payload;
-	/* Buffers are kept for the next request, within a bound, so a client
-	 * that once sent large requests does not pin the memory for ever. */
-	if (c->buf_bytes > NBD_KEEP_BUF_BYTES) {
-		c->buf_bytes -= s->cap;
+	s->counted = 0;
+	if (slot_keep(c, s)) {
+		c->idle_bytes += s->cap;
+		c->srv->idle_bytes += s->cap;
+		TAILQ_INSERT_HEAD(&c->idle_slots, s, link);
+	} else {
 		free(s->buf);
 		s->buf = NULL;
 		s->cap = 0;
+		TAILQ_INSERT_HEAD(&c->free_slots, s, link);
 	}
-	TAILQ_INSERT_HEAD(&c->free_slots, s, link);
+	/* Last: this may wake the next waiter, and the memory is free now. */
+	if (counted)
+		sb_budget_give(c->srv->budget, counted);
 }
 
-/* Makes s->buf hold @len bytes.  Returns 0 or -ENOMEM. */
-static int slot_buffer(struct nbd_conn *c, struct nbd_slot *s, uint32_t len)
+/* Makes s->buf hold @len bytes, @counted of the budget taken for it.
+ * Returns 0, or -ENOMEM with the budget given back. */
+static int slot_buffer(struct nbd_conn *c, struct nbd_slot *s, uint32_t len, uint32_t counted)
 {
 	void *p;
 
 	if (s->cap < len) {
 		/* The old contents do not matter: no realloc copy. */
-		if (posix_memalign(&p, NBD_BUF_ALIGN, len) != 0)
-			return -ENOMEM;
-		c->buf_bytes += len - s->cap;
 		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+		if (posix_memalign(&p, NBD_BUF_ALIGN, len) != 0) {
+			sb_budget_give(c->srv->budget, counted);
+			return -ENOMEM;
+		}
 		s->buf = p;
 		s->cap = len;
 	}
-	s->payload = len;
-	c->busy_bytes += len;
+	s->counted = counted;
 	return 0;
 }
 
@@ -163,6 +247,13 @@ static void tx_done(struct sb_request *req, int err)
 		 * nobody to answer. */
 		nbd_slot_put(c, s);
 		nbd_conn_maybe_free(c);
+		return;
+	}
+	if (err == -ECANCELED) {
+		/* Fenced while the socket stays open (the client hung up after
+		 * DISC): no reply; conn_flush closes once nothing is left. */
+		nbd_slot_put(c, s);
+		nbd_conn_schedule(c);
 		return;
 	}
 	tx_reply(c, s, err ? nbd_errno(err, req->flags & SB_REQ_FAST_ZERO) : 0);
@@ -255,13 +346,15 @@ static void tx_fill(struct nbd_slot *s, struct nbd_conn *c, uint16_t cmd, uint16
 	r->done = tx_done;
 }
 
-/* One request header (already taken off the buffer). */
+/* One request header, still in the input buffer: it is taken off only
+ * once the budget has room for its buffer. */
 static enum nbd_parse tx_request(struct nbd_conn *c, const struct nbd_request *h)
 {
 	uint16_t cmd = be16toh(h->type), flags = be16toh(h->flags);
 	uint64_t offset = be64toh(h->offset);
-	uint32_t length = be32toh(h->length), err;
+	uint32_t length = be32toh(h->length), err, need;
 	struct nbd_slot *s;
+	bool want_buf;
 
 	if (be32toh(h->magic) != NBD_REQUEST_MAGIC) {
 		sb_warn("%s: bad request magic 0x%08x", c->name, be32toh(h->magic));
@@ -270,6 +363,7 @@ static enum nbd_parse tx_request(struct nbd_conn *c, const struct nbd_request *h
 	if (cmd == NBD_CMD_DISC) {
 		/* Answer what is outstanding, then close (conn_flush). */
 		sb_debug("%s: disconnect requested", c->name);
+		c->rpos += sizeof(*h);
 		c->draining = true;
 		nbd_conn_schedule(c);
 		return NBD_PARSE_PAUSE;
@@ -281,12 +375,21 @@ static enum nbd_parse tx_request(struct nbd_conn *c, const struct nbd_request *h
 		return NBD_PARSE_DROP;
 	}
 
-	s = slot_get(c);
+	err = tx_check(c, cmd, flags, offset, length);
+	want_buf = !err && (cmd == NBD_CMD_READ || cmd == NBD_CMD_WRITE);
+	s = slot_pick(c, want_buf);
+	need = slot_need(s, want_buf, length);
+	if (!sb_budget_take(c->srv->budget, &c->budget_wait, need)) {
+		sb_debug("%s: memory budget reached (%llu of %llu bytes), paused", c->name,
+			 (unsigned long long)c->srv->budget->used,
+			 (unsigned long long)c->srv->budget->limit);
+		return NBD_PARSE_PAUSE; /* the budget's wake() calls us back */
+	}
+	c->rpos += sizeof(*h);
+	slot_get(c, s, want_buf);
 	s->cookie = h->cookie;
 	s->cmd = cmd;
-	err = tx_check(c, cmd, flags, offset, length);
-	if (!err && (cmd == NBD_CMD_READ || cmd == NBD_CMD_WRITE) &&
-	    slot_buffer(c, s, length) < 0)
+	if (want_buf && slot_buffer(c, s, length, need) < 0)
 		err = NBD_ENOMEM;
 	s->error = err;
 	if (err)
@@ -323,7 +426,7 @@ enum nbd_parse nbd_tx_parse(struct nbd_conn *c)
 	}
 	if (c->draining)
 		return NBD_PARSE_PAUSE;
-	if (c->busy >= NBD_MAX_REQUESTS || c->busy_bytes >= NBD_MAX_BUSY_BYTES)
+	if (c->busy >= NBD_MAX_REQUESTS)
 		return NBD_PARSE_PAUSE;
 	if (c->rlen - c->rpos < sizeof(h))
 		return NBD_PARSE_MORE;
@@ -331,6 +434,5 @@ enum nbd_parse nbd_tx_parse(struct nbd_conn *c)
 		return NBD_PARSE_PAUSE; /* resume() calls us back */
 
 	memcpy(&h, c->rbuf + c->rpos, sizeof(h));
-	c->rpos += sizeof(h);
 	return tx_request(c, &h);
 }

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: unit tests of what protects data while the disk holds
+ * (DESIGN.md invariants 2-5): the unflushed-write log and its replay after
+ * a cache loss, the disk's own flush and parked writes, fencing by requests
+ * of closed sessions and by the probe, and a flaky path that must not stall
+ * the disk.  The stub backend has a volatile cache it can lose. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/disk-internal.h"
+#include "core/unflushed.h"
+#include "disk-fixture.h"
+
+static void open_disk_with_log(struct fx *f, uint64_t log_bytes)
+{
+	open_disk(f);
+	assert_int_equal(sb_disk_set_unflushed_limit(f->disk, log_bytes, NULL), 0);
+}
+
+static void fill(struct fx *f, int i, unsigned char byte)
+{
+	memset(f->buf[i], byte, sizeof(f->buf[i]));
+}
+
+static int count_event(struct fx *f, enum sb_disk_event_kind k)
+{
+	int n = 0;
+	for (int i = 0; i < f->nev; i++)
+		n += f->ev[i] == k;
+	return n;
+}
+
+static const struct sb_disk_event *last_event(struct fx *f, enum sb_disk_event_kind k)
+{
+	for (int i = f->nev - 1; i >= 0; i--)
+		if (f->ev[i] == k)
+			return &f->evdata[i];
+	return NULL;
+}
+
+/* ---- the log itself ---- */
+
+static void test_log_ring_wraps_in_order(void **state)
+{
+	struct sb_unflushed *log = sb_unflushed_new(4096);
+	struct sb_request r = { .op = SB_OP_WRITE, .length = 960 };
+	unsigned char data[960];
+	uint64_t mark;
+	int n = 0;
+
+	(void)state;
+	r.buf = data;
+	memset(data, 0, sizeof(data));
+	for (int i = 0; i < 3; i++) {
+		r.offset = (uint64_t)i;
+		assert_true(sb_unflushed_append(log, &r));
+	}
+	mark = sb_unflushed_mark(log);
+	r.offset = 3;
+	assert_true(sb_unflushed_append(log, &r));
+	assert_false(sb_unflushed_append(log, &r)); /* 5 x (960 + 32) > 4096 */
+	sb_unflushed_flushed(log, mark);           /* drops 0, 1, 2 */
+	assert_int_equal(sb_unflushed_entries(log), 1);
+	r.offset = 4;
+	assert_true(sb_unflushed_append(log, &r)); /* wraps to the start */
+	r.offset = 5;
+	assert_true(sb_unflushed_append(log, &r));
+	for (struct sb_unflushed_entry *e = sb_unflushed_first(log); e;
+	     e = sb_unflushed_next(log, e))
+		assert_int_equal(e->offset, 3 + n++);
+	assert_int_equal(n, 3);
+	assert_int_equal(sb_unflushed_bytes(log), 3 * 960);
+	sb_unflushed_flushed(log, sb_unflushed_mark(log));
+	assert_true(sb_unflushed_empty(log));
+	assert_null(sb_unflushed_first(log));
+	sb_unflushed_free(log);
+}
+
+/* ---- invariant 2: replay ---- */
+
+/* Acknowledged writes, then the cache is lost: a read issued afterwards sees
+ * them (the replay went first), and a flush then makes them durable. */
+static void test_replay_before_anything_else(void **state)
+{
+	struct fx *f = *state;
+	open_disk_with_log(f, 1 << 20);
+	fill(f, 0, 0xa1);
+	fill(f, 1, 0xb2);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	submit(f, 1, SB_OP_WRITE, 8192, 4096, NULL);
+	run_until_done(f, 1);
+	assert_int_equal(f->err[0] | f->err[1], 0);
+
+	stub_lose_cache(f->stub);
+	sb_backend_cache_lost(&f->stub->be, "test");
+	unsigned before = f->stub->submitted;
+	submit(f, 2, SB_OP_READ, 0, 4096, NULL);
+	run_until_done(f, 2);
+	assert_int_equal(f->err[2], 0);
+	assert_int_equal((unsigned char)f->buf[2][0], 0xa1);
+	assert_int_equal((unsigned char)f->buf[2][4095], 0xa1);
+	/* the two replays, then the read */
+	assert_int_equal(f->stub->submitted - before, 3);
+	assert_ptr_equal(f->stub->log[f->stub->submitted - 1], f->req[2]);
+	const struct sb_disk_event *ev = last_event(f, SB_EVENT_REPLAYED);
+	assert_non_null(ev);
+	assert_int_equal(ev->requests, 2);
+	assert_int_equal(ev->bytes, 8192);
+
+	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 3);
+	assert_int_equal(f->err[3], 0);
+	assert_int_equal(f->stub->durable[8192], 0xb2);
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.unflushed, 0); /* the flush emptied the log */
+}
+
+/* A failed flush (fsyncgate: the kernel forgot the pages) replays the log,
+ * so the next flush that succeeds covers the writes. */
+static void test_failed_flush_replays(void **state)
+{
+	struct fx *f = *state;
+	open_disk_with_log(f, 1 << 20);
+	fill(f, 0, 0x5c);
+	submit(f, 0, SB_OP_WRITE, 4096, 4096, NULL);
+	run_until_done(f, 0);
+	f->stub->park = true;
+	submit(f, 1, SB_OP_FLUSH, 0, 0, NULL);
+	run_for(f, 2);
+	stub_lose_cache(f->stub);
+	stub_finish_one(f->stub, 0, -EIO);
+	f->stub->park = false;
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], -EIO); /* werror report: the client hears it */
+	run_for(f, 5);
+	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
+	assert_int_equal(f->stub->data[4096], 0x5c);
+	submit(f, 2, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 2);
+	assert_int_equal(f->err[2], 0);
+	assert_int_equal(f->stub->durable[4096], 0x5c);
+}
+
+/* A flush in flight when the cache is lost proves nothing: it is held,
+ * issued again after the replay, and only then succeeds. */
+static void test_flush_across_cache_loss_reissued(void **state)
+{
+	struct fx *f = *state;
+	open_disk_with_log(f, 1 << 20);
+	fill(f, 0, 0x77);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	run_until_done(f, 0);
+	f->stub->park = true;
+	submit(f, 1, SB_OP_FLUSH, 0, 0, NULL);
+	run_for(f, 2);
+	assert_int_equal(queued_at(f, 1), 0);
+	stub_lose_cache(f->stub);
+	sb_backend_cache_lost(&f->stub->be, "test");
+	stub_finish_parked(f->stub); /* the old flush "succeeds" */
+	assert_int_equal(f->ndone[1], 0);
+	f->stub->park = false;
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], 0);
+	assert_int_equal(f->stub->durable[0], 0x77);
+	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
+}
+
+/* A reconnect is a possible cache loss: the held write's retry and the
+ * logged writes land in order, newest data last. */
+static void test_reconnect_replays_then_releases(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk_with_log(f, 1 << 20);
+	fill(f, 0, 0x01);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	run_until_done(f, 0);
+	f->stub->fail_err = -ENOTCONN;
+	fill(f, 1, 0x02);
+	submit(f, 1, SB_OP_WRITE, 0, 4096, NULL); /* held */
+	run_for(f, 3);
+	assert_int_equal(f->ndone[1], 0);
+	sb_backend_set_connected(&f->stub->be, false, -ENOTCONN);
+	stub_lose_cache(f->stub);
+	f->stub->fail_err = 0;
+	sb_backend_set_connected(&f->stub->be, true, 0);
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], 0);
+	assert_int_equal(f->stub->data[0], 0x02); /* the replay of 0x01 went first */
+	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
+}
+
+/* A replay write that fails is held: the disk hangs, and the whole replay
+ * runs again once the backend answers. */
+static void test_replay_failure_holds_and_restarts(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
+	open_disk_with_log(f, 1 << 20);
+	fill(f, 0, 0x33);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	run_until_done(f, 0);
+	stub_lose_cache(f->stub);
+	f->stub->fail_err = -EIO;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	submit(f, 1, SB_OP_READ, 0, 4096, NULL);
+	run_for(f, 30);
+	assert_int_equal(f->ndone[1], 0);
+	assert_true(saw_event(f, SB_EVENT_HUNG));
+	f->stub->fail_err = 0;
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], 0);
+	assert_int_equal((unsigned char)f->buf[1][0], 0x33);
+	run_for(f, 5);
+	assert_true(saw_event(f, SB_EVENT_REPLAYED));
+	assert_true(saw_event(f, SB_EVENT_RECOVERED));
+}
+
+/* A replay that the policy gives up on (report) makes the next flush fail:
+ * an acknowledged write may be gone. */
+static void test_replay_given_up_fails_next_flush(void **state)
+{
+	struct fx *f = *state;
+	open_disk_with_log(f, 1 << 20);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	run_until_done(f, 0);
+	f->stub->fail_err = -EIO;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	run_for(f, 5);
+	f->stub->fail_err = 0;
+	submit(f, 1, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], -EIO);
+	submit(f, 2, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 2);
+	assert_int_equal(f->err[2], 0);
+}
+
+/* When the log is half full the disk flushes by itself; a write that does
+ * not fit is acknowledged only once a flush covers it. */
+static void test_full_log_flushes_and_parks(void **state)
+{
+	struct fx *f = *state;
+	open_disk_with_log(f, 3 * 4096);
+	f->stub->park = true;
+	for (int i = 0; i < 4; i++) {
+		fill(f, i, (unsigned char)(0x10 + i));
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
+	}
+	run_for(f, 2);
+	/* complete the writes only: the disk's own flush stays at the backend */
+	for (int i = 0; i < 4; i++)
+		stub_finish_one(f->stub, (unsigned)queued_at(f, i), 0);
+	run_for(f, 2);
+	/* two fit (each 4096 + a header), the others wait for a flush */
+	assert_int_equal(f->ndone[0] + f->ndone[1], 2);
+	assert_int_equal(f->ndone[2] + f->ndone[3], 0);
+	assert_true(f->stub->nqueue >= 1);
+	assert_int_equal(f->stub->queue[0]->op, SB_OP_FLUSH);
+	f->stub->park = false;
+	stub_finish_parked(f->stub);
+	run_until_done(f, 3);
+	assert_int_equal(f->err[2] | f->err[3], 0);
+	assert_int_equal(f->stub->durable[3 * 4096], 0x13);
+	assert_true(sb_disk_stats(f->disk)->own_flushes >= 1);
+	assert_true(sb_disk_stats(f->disk)->parked >= 2);
+}
+
+/* A cache loss sends parked writes back to the queue: never acknowledged,
+ * they are issued again, after the replay. */
+static void test_parked_writes_reissued_after_loss(void **state)
+{
+	struct fx *f = *state;
+	open_disk_with_log(f, 2 * 4096);
+	f->stub->park = true;
+	fill(f, 0, 0x41);
+	fill(f, 1, 0x42);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	submit(f, 1, SB_OP_WRITE, 4096, 4096, NULL);
+	run_for(f, 2);
+	stub_finish_one(f->stub, (unsigned)queued_at(f, 0), 0);
+	stub_finish_one(f->stub, (unsigned)queued_at(f, 1), 0);
+	run_for(f, 2);
+	assert_int_equal(f->ndone[1], 0); /* parked */
+	stub_lose_cache(f->stub);
+	sb_backend_cache_lost(&f->stub->be, "test");
+	stub_finish_parked(f->stub); /* the own flush, across the loss */
+	f->stub->park = false;
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], 0);
+	assert_int_equal(f->stub->data[0], 0x41);
+	assert_int_equal(f->stub->data[4096], 0x42);
+}
+
+/* FUA writes with nothing older logged need no log. */
+static void test_fua_not_logged(void **state)
+{
+	struct fx *f = *state;
+	open_disk_with_log(f, 1 << 20);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL); /* a plain write: logged */
+	run_until_done(f, 0);
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.unflushed, 1);
+	struct sb_request *r = f->req[1];
+	submit(f, 2, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 2);
+	r->op = SB_OP_WRITE;
+	r->flags = SB_REQ_FUA;
+	r->offset = 0;
+	r->length = 4096;
+	r->buf = f->buf[1];
+	r->session = &f->session;
+	r->done = f->req[0]->done;
+	sb_disk_submit(f->disk, r);
+	run_until_done(f, 1);
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.unflushed, 0);
+}
+
+/* ---- invariants 3-4: fencing ---- */
+
+/* A write of a client that vanished while it was at the backend fences a
+ * newer overlapping write of another client until it lands. */
+static void test_orphan_inflight_fences(void **state)
+{
+	struct fx *f = *state;
+	open_disk(f);
+	f->stub->park = true;
+	fill(f, 0, 0xaa);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, &f->session);
+	run_for(f, 2);
+	sb_disk_detach(&f->session);
+	fill(f, 1, 0xbb);
+	submit(f, 1, SB_OP_WRITE, 0, 4096, &f->other);      /* overlaps: waits */
+	submit(f, 2, SB_OP_WRITE, 65536, 4096, &f->other);  /* does not: goes */
+	run_for(f, 2);
+	assert_int_equal(queued_at(f, 1), -1);
+	assert_true(queued_at(f, 2) >= 0);
+	stub_finish_one(f->stub, (unsigned)queued_at(f, 0), 0); /* the old write lands */
+	run_for(f, 2);
+	assert_true(queued_at(f, 1) >= 0);
+	f->stub->park = false;
+	stub_finish_parked(f->stub);
+	run_until_done(f, 1);
+	assert_int_equal(f->stub->data[0], 0xbb);
+}
+
+/* fail-held while the probe is at the backend: a newer overlapping write
+ * waits for the probe, and the probe's failure reaches its client instead
+ * of being held and re-issued after the newer write. */
+static void test_fail_held_keeps_probe_fencing(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	fill(f, 0, 0x01);
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	run_for(f, 3);
+	f->stub->park = true;
+	uint64_t end = sb_now_ns() + SB_NS_PER_SEC;
+	while (queued_at(f, 0) < 0 && sb_now_ns() < end)
+		sb_loop_run_once(f->loop, 5 * SB_NS_PER_MS);
+	assert_int_equal(queued_at(f, 0), 0); /* the probe is out */
+	sb_disk_fail_held(f->disk);
+	fill(f, 1, 0x02);
+	submit(f, 1, SB_OP_WRITE, 0, 4096, &f->other);
+	run_for(f, 2);
+	assert_int_equal(queued_at(f, 1), -1); /* waits for the probe */
+	stub_finish_one(f->stub, 0, -EIO);
+	f->stub->fail_err = 0;
+	f->stub->park = false;
+	run_until_done(f, 1);
+	assert_int_equal(f->ndone[0], 1);
+	assert_int_equal(f->err[0], -EIO);
+	run_for(f, 30);
+	assert_int_equal(f->ndone[0], 1);
+	assert_int_equal(f->stub->data[0], 0x02);
+}
+
+/* ---- invariant 3: a flaky path does not stall the disk ---- */
+
+/* One bad range: its request is held and retried on its own, the rest of
+ * the disk flows, overlapping requests wait behind the held one. */
+static void test_flaky_range_does_not_stall(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 20 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 40 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	f->stub->fail_range = true;
+	f->stub->fail_from = 0;
+	f->stub->fail_to = 4096;
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	submit(f, 1, SB_OP_WRITE, 8192, 4096, NULL);
+	run_until_done(f, 1);
+	assert_int_equal(f->ndone[0], 0);
+	assert_true(saw_event(f, SB_EVENT_DEGRADED));
+	/* new requests that overlap nothing held go straight through */
+	for (int i = 2; i < 12; i++)
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 8192, 4096, NULL);
+	submit(f, 12, SB_OP_READ, 0, 512, NULL); /* overlaps the held write: waits */
+	run_for(f, 5);
+	for (int i = 2; i < 12; i++)
+		assert_int_equal(f->ndone[i], 1);
+	assert_int_equal(f->ndone[12], 0);
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.state, SB_DISK_DEGRADED);
+	f->stub->fail_err = 0;
+	run_until_done(f, 12);
+	assert_int_equal(f->ndone[0], 1);
+	assert_int_equal(f->err[0], 0);
+	int pos0 = -1, pos12 = -1;
+	for (int i = 0; i < f->norder; i++) {
+		if (f->order[i] == 0) pos0 = i;
+		if (f->order[i] == 12) pos12 = i;
+	}
+	assert_true(pos0 < pos12);
+	run_for(f, 80); /* a quiet spell ends the episode */
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.state, SB_DISK_HEALTHY);
+	assert_int_equal(count_event(f, SB_EVENT_RECOVERED), 1);
+}
+
+/* A run of failures with no success between them is an outage: every
+ * request queues behind one probe per tick. */
+static void test_failure_streak_is_an_outage(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC;
+	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	f->stub->fail_range = true;
+	f->stub->fail_from = 0;
+	f->stub->fail_to = 4096;
+	submit(f, 0, SB_OP_WRITE, 0, 4096, NULL);
+	submit(f, 1, SB_OP_WRITE, 8192, 4096, NULL);
+	run_until_done(f, 1);
+	assert_true(saw_event(f, SB_EVENT_DEGRADED));
+	f->stub->fail_range = false; /* now everything fails */
+	for (int i = 2; i < 2 + SB_OUTAGE_STREAK; i++)
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 8192, 4096, NULL);
+	run_for(f, 5);
+	struct sb_disk_info info;
+	sb_disk_info(f->disk, &info);
+	assert_int_equal(info.state, SB_DISK_HUNG);
+	unsigned before = f->stub->submitted;
+	submit(f, 20, SB_OP_WRITE, 1 << 19, 4096, NULL);
+	run_for(f, 5);
+	assert_int_equal(f->stub->submitted, before); /* queued, not sent */
+	assert_int_equal(count_event(f, SB_EVENT_HUNG), 2);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_log_ring_wraps_in_order),
+		T(test_replay_before_anything_else),
+		T(test_failed_flush_replays),
+		T(test_flush_across_cache_loss_reissued),
+		T(test_reconnect_replays_then_releases),
+		T(test_replay_failure_holds_and_restarts),
+		T(test_replay_given_up_fails_next_flush),
+		T(test_full_log_flushes_and_parks),
+		T(test_parked_writes_reissued_after_loss),
+		T(test_fua_not_logged),
+		T(test_orphan_inflight_fences),
+		T(test_fail_held_keeps_probe_fencing),
+		T(test_flaky_range_does_not_stall),
+		T(test_failure_streak_is_an_outage),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
