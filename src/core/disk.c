@@ -337,9 +337,16 @@ static void disk_backend_complete(void *opaque, struct sb_request *req, int err)
 
 	if (SB_LIKELY(err == 0)) {
 		disk->fail_streak = 0;
-		if (disk->log && req->op != SB_OP_READ && req->op != SB_OP_FLUSH &&
-		    !sb_replay_record(disk, req))
-			return; /* parked: acknowledged once a flush covers it */
+		if (disk->log && req->op != SB_OP_READ && req->op != SB_OP_FLUSH) {
+			/* The backend answered: the hold machine hears it now,
+			 * even if the reply waits for a flush. */
+			if (SB_UNLIKELY(req->held_since_ns || was_probe ||
+					disk->state != SB_DISK_HEALTHY))
+				sb_hold_completed(disk, req, was_probe);
+			if (sb_replay_record(disk, req))
+				sb_disk_finish(disk, req, 0);
+			return; /* else parked: acknowledged once a flush covers it */
+		}
 		disk_succeeded(disk, req, was_probe);
 		return;
 	}
@@ -405,6 +412,7 @@ static void disk_run(void *opaque)
 
 	sb_replay_run(disk);
 	sb_hold_run(disk);
+	sb_replay_run(disk); /* the hold pass may have made the disk flow again */
 	disk_unblock(disk);
 	sb_hold_arm(disk);
 }
