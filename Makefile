@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build build-asan run check check-quick bench clean
+.PHONY: all deps build build-asan run check check-quick soak bench clean
 
 all: build
 
@@ -37,6 +37,10 @@ check: build build-asan
 # The plain build only: for a quick look while developing.
 check-quick: build
 	tests/run.sh --build $(BUILD)
+
+# The chaos test for longer: SOAK_SECONDS (1800) of rounds with new seeds.
+soak: build
+	tests/chaos/soak.sh $(BUILD)/src/daemon/steadyblk
 
 bench: build
 	bench/run.sh

@@ -73,14 +73,16 @@ struct sb_disk {
 						  client flush fails with this */
 	bool replay_pending;                   /* the log must be written again first */
 	bool replay_running;
-	bool replay_failed;                    /* a replay write failed: start over */
+	bool replay_failed;                    /* a replay write failed: stop issuing */
 	unsigned char *replay_mem;             /* SB_RELEASE_DEPTH requests */
 	size_t replay_req_size;
 	struct sb_request_queue replay_free;
 	struct sb_unflushed_entry *replay_next;/* the next entry to write */
 	uint32_t replay_inflight;
 	uint64_t replay_writes, replay_bytes;  /* of the current replay */
-	uint64_t replay_lsn_end;               /* it is done once past this entry */
+	uint64_t replay_resume_lsn;            /* the next pass starts at this entry:
+						  0 after a cache loss, else the oldest
+						  that failed */
 
 	struct sb_timer timer;                 /* next probe, retry or deadline */
 	struct sb_defer run;                   /* release / unblock after the batch */

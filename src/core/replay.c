@@ -15,10 +15,12 @@
  *
  * A flush that was in flight across the loss proves nothing: it is issued
  * again after the replay.  A replay write that fails is held like any
- * request (retry: the disk hangs and the whole replay runs again once the
- * backend answers, being idempotent and in order); if the policy gives up
- * on it (report), the next client flush fails, since an acknowledged write
- * may be gone.
+ * request (retry: the disk hangs, and once the backend answers the replay
+ * goes on from the oldest entry that failed: what was written before it
+ * stays written, and writing again what came after is harmless, in order;
+ * a new cache loss starts it over from the first entry); if the policy
+ * gives up on it (report), the next client flush fails, since an
+ * acknowledged write may be gone.
  *
  * When the log is half full the disk flushes the backend itself, and the
  * entries older than that flush go.  When a write does not fit at all, it is
@@ -170,8 +172,9 @@ void sb_replay_cache_lost(struct sb_disk *disk, const char *why)
 			"anything else", disk->name, why, sb_unflushed_entries(disk->log),
 			sb_unflushed_bytes(disk->log));
 	disk->replay_pending = true;
+	disk->replay_resume_lsn = 0; /* all of it, from the first entry */
 	if (disk->replay_running)
-		disk->replay_failed = true; /* start over once its writes are back */
+		disk->replay_failed = true; /* once its writes are back */
 	sb_disk_schedule(disk);
 }
 
@@ -188,14 +191,24 @@ static bool overlaps_replay_inflight(const struct sb_disk *disk, const struct sb
 	return false;
 }
 
+/* A pass of the replay, from the first entry or from the oldest that
+ * failed in the pass before (those older were written: counted as done). */
 static void replay_begin(struct sb_disk *disk)
 {
+	struct sb_unflushed_entry *e = sb_unflushed_first(disk->log);
+
 	disk->replay_running = true;
 	disk->replay_failed = false;
 	disk->replay_writes = disk->replay_bytes = 0;
-	disk->replay_next = sb_unflushed_first(disk->log);
-	sb_debug("disk %s: replaying %" PRIu64 " writes", disk->name,
-		 sb_unflushed_entries(disk->log));
+	for (; e && e->lsn < disk->replay_resume_lsn; e = sb_unflushed_next(disk->log, e)) {
+		disk->replay_writes++;
+		disk->replay_bytes += e->length;
+	}
+	disk->replay_next = e;
+	disk->replay_resume_lsn = UINT64_MAX; /* no failure in this pass yet */
+	sb_debug("disk %s: replaying %" PRIu64 " writes, %" PRIu64 " done before",
+		 disk->name, sb_unflushed_entries(disk->log) - disk->replay_writes,
+		 disk->replay_writes);
 }
 
 static void replay_end(struct sb_disk *disk)
@@ -360,10 +373,12 @@ static void replay_write_done(struct sb_disk *disk, struct sb_request *r, int er
 	disk->stats.errors++;
 	v = sb_policy_decide(&disk->policy, SB_OP_WRITE, err);
 	if (v == SB_VERDICT_RETRY || v == SB_VERDICT_STOP) {
+		if (e->lsn < disk->replay_resume_lsn)
+			disk->replay_resume_lsn = e->lsn;
 		if (!disk->replay_failed) {
 			disk->replay_failed = true;
 			sb_warn("disk %s: writing an unflushed write again failed with %s; the "
-				"replay starts over once the backend answers", disk->name,
+				"replay goes on from there once the backend answers", disk->name,
 				sb_errno_name(err));
 			sb_hold_replay_failed(disk, err, v);
 		}

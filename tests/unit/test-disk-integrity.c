@@ -224,6 +224,44 @@ static void test_replay_failure_holds_and_restarts(void **state)
 	assert_true(saw_event(f, SB_EVENT_RECOVERED));
 }
 
+/* On a flaky path the replay goes on from the entry that failed: what was
+ * written before it is not written again, so a replay needs no pass in
+ * which every entry succeeds. */
+static void test_replay_resumes_at_failed_entry(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	open_disk_with_log(f, 1 << 20);
+	for (int i = 0; i < 3; i++) {
+		fill(f, i, (unsigned char)(0x41 + i));
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
+		run_until_done(f, i);
+	}
+	assert_int_equal(f->stub->submitted, 3);
+	stub_lose_cache(f->stub);
+	f->stub->fail_err = -EIO;
+	f->stub->fail_range = true;
+	f->stub->fail_from = 2 * 4096;
+	f->stub->fail_to = 3 * 4096;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	run_for(f, 5);
+	assert_int_equal(f->stub->submitted, 6); /* the first pass: all three */
+	assert_false(saw_event(f, SB_EVENT_REPLAYED));
+	f->stub->fail_range = false;
+	f->stub->fail_err = 0;
+	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 3);
+	assert_int_equal(f->err[3], 0);
+	/* The second pass wrote the third entry alone, then the flush. */
+	assert_int_equal(f->stub->submitted, 8);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(f->stub->durable[i * 4096], 0x41 + i);
+	const struct sb_disk_event *ev = last_event(f, SB_EVENT_REPLAYED);
+	assert_non_null(ev);
+	assert_int_equal(ev->requests, 3);
+	assert_int_equal(ev->bytes, 3 * 4096);
+}
+
 /* A replay that the policy gives up on (report) makes the next flush fail:
  * an acknowledged write may be gone. */
 static void test_replay_given_up_fails_next_flush(void **state)
@@ -476,6 +514,7 @@ int main(void)
 		T(test_flush_across_cache_loss_reissued),
 		T(test_reconnect_replays_then_releases),
 		T(test_replay_failure_holds_and_restarts),
+		T(test_replay_resumes_at_failed_entry),
 		T(test_replay_given_up_fails_next_flush),
 		T(test_full_log_flushes_and_parks),
 		T(test_parked_writes_reissued_after_loss),
