@@ -280,8 +280,13 @@ static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
 		break;
 	}
 	if (SB_UNLIKELY(cookie < 0)) {
-		/* libnbd never calls back for a command it refused. */
+		/* libnbd never calls back for a command it refused.  A handle
+		 * that died under an earlier submit of this batch (the server
+		 * hung up as we wrote to it) refuses with EINVAL: that is the
+		 * connection lost, which the check after this batch notices. */
 		int e = req->op < SB_OP_COUNT ? nbd_get_errno() : EINVAL;
+		if (nbd_aio_is_dead(nb->h) || nbd_aio_is_closed(nb->h))
+			e = ENOTCONN;
 		TAILQ_REMOVE(&nb->inflight, r, link);
 		r->state = NBDBE_REQ_IDLE;
 		return e ? -e : -EIO;
