@@ -446,6 +446,35 @@ print_table() {
          + " |")' "$results"
 }
 
+# print_ratio_table RESULTS.jsonl COLUMNS_CSV : markdown table, one row per
+# job, one column per variant of the same server, cells "throughput / CPU-s
+# (ratio to the first column)".
+print_ratio_table() {
+  local results=$1 cols=$2 jobs j
+  jobs=$(for j in "${ALL_JOBS[@]}"; do
+           jq -nc --arg name "$j" --arg text "${JOB_LABEL[$j]}" '{name: $name, label: $text}'
+         done | jq -sc .)
+  jq -rs --arg cols "$cols" --argjson jobs "$jobs" '
+    def r1: (. * 10 | round) / 10;
+    def r2: (. * 100 | round) / 100;
+    def tput($u): if $u == "iops"
+                  then (if . >= 1000 then "\(. / 1000 | r1)k" else "\(round)" end)
+                  else "\(round) MB/s" end;
+    ($cols | split(",")) as $C
+    | (map(select(.failed | not)) | INDEX("\(.server)/\(.job)")) as $ok
+    | (map(.job) | unique) as $present
+    | ($jobs | map(select(.name as $j | $present | index($j)))) as $rows
+    | "| job | " + ($C | join(" | ")) + " |",
+      "|---|" + ($C | map("---|") | join("")),
+      ($rows[] as $row | $row.name as $j | $ok["\($C[0])/\($j)"] as $ref
+       | "| \($row.label) | "
+         + ($C | map(. as $s | $ok["\($s)/\($j)"] as $x
+              | if $x then ($x.value | tput($x.unit)) + " / \($x.cpu_s | r2) s"
+                      + (if $ref and $s != $C[0] then " (\($x.value / $ref.value | r2))" else "" end)
+                else "failed" end) | join(" | "))
+         + " |")' "$results"
+}
+
 # env_report : machine and tool versions, and steadyblk's command (or why it
 # was skipped), for the results directory.
 env_report() {

@@ -40,15 +40,18 @@ It prints what it did and what it checked; it exits 1 on the first violation
 """
 
 import argparse
+import faulthandler
 import json
 import os
 import random
+import resource
 import select
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import nbd
@@ -113,7 +116,8 @@ class Model:
             while count < limit and not self.busy[start + count]:
                 count += 1
             if count:
-                return start, rng.randint(1, count)
+                # A power of two: the buffers come from a pool by size.
+                return start, 1 << (rng.randint(1, count).bit_length() - 1)
         return None
 
     def take(self, start, count):
@@ -146,6 +150,24 @@ class Model:
             if decide:
                 self.allowed[b] = {got}
             self.checked_blocks += 1
+
+
+class BufferPool:
+    """Request buffers, reused.  libnbd's Python binding (1.14) keeps a
+    reference to every buffer an aio_pread or aio_pwrite was given, so a
+    new bytearray per request would never be freed; a pool by size keeps
+    the checker's memory bounded."""
+
+    def __init__(self):
+        self.free = {}
+
+    def get(self, size):
+        pool = self.free.setdefault(size, [])
+        return pool.pop() if pool else bytearray(size)
+
+    def put(self, ba):
+        if ba is not None:
+            self.free[len(ba)].append(ba)
 
 
 # ---- processes ----
@@ -267,6 +289,7 @@ class Chaos:
         with open(self.img, "wb") as f:
             f.truncate(self.size)
         self.model = Model(self.size // BLOCK)
+        self.buffers = BufferPool()
         self.gen = 0
         self.backend = Backend(a.dir, self.img, a.backend, self.rng)
         self.fault = os.path.join(a.dir, "fault")
@@ -393,13 +416,20 @@ class Chaos:
                 self.counts["abandoned-writes"] += 1
             abandoned.append((start, count))
         if disc:
+            # NBD_CMD_DISC without waiting for steadyblk to answer (its
+            # requests may sit at a stopped backend): out, then the close.
             try:
-                c.h.shutdown(nbd.SHUTDOWN_ABANDON_PENDING)
+                c.h.aio_disconnect(0)
+                deadline = now() + 0.2
+                while c.h.aio_get_direction() & nbd.AIO_DIRECTION_WRITE and now() < deadline:
+                    c.h.poll(20)
             except nbd.Error:
                 pass
         self.clients.remove(c)
         # An abrupt close, or (after DISC) the close that follows it.
         del c.h
+        for op in c.ops.values():
+            self.buffers.put(op[4])
         self.counts["client-disc" if disc else "client-close"] += 1
         self.say("%s %s with %d requests in flight" %
                  (c.name, "sent DISC and closed" if disc else "closed", len(abandoned)))
@@ -440,38 +470,40 @@ class Chaos:
         m.take(start, count)
         off, length = start * BLOCK, count * BLOCK
         gen = 0
-        buf = None
+        ba = None
         if kind == "read":
-            buf = nbd.Buffer(length)
-            cookie = c.h.aio_pread(buf, off)
+            ba = self.buffers.get(length)
+            cookie = c.h.aio_pread(nbd.Buffer.from_buffer(ba), off)
         elif kind == "zero":
             cookie = c.h.aio_zero(length, off)
         else:
             self.gen += 1
             gen = self.gen
-            data = b"".join(block_bytes(gen, b) for b in range(start, start + count))
-            buf = nbd.Buffer.from_bytearray(bytearray(data))
-            cookie = c.h.aio_pwrite(buf, off,
+            ba = self.buffers.get(length)
+            for i, b in enumerate(range(start, start + count)):
+                ba[i * BLOCK:(i + 1) * BLOCK] = block_bytes(gen, b)
+            cookie = c.h.aio_pwrite(nbd.Buffer.from_buffer(ba), off,
                                     flags=nbd.CMD_FLAG_FUA if kind == "fua-write" else 0)
-        c.ops[cookie] = (kind, start, count, gen, buf)
+        c.ops[cookie] = (kind, start, count, gen, ba)
 
     def retire(self, c):
-        while c.ops:
+        # aio_command_completed per cookie: it answers False for one still
+        # in flight (aio_peek_command_completed raises then, and libnbd's
+        # Python binding leaks on every such raise).
+        for cookie in list(c.ops):
             try:
-                cookie = c.h.aio_peek_command_completed()
-            except nbd.Error:
-                return          # nothing completed yet, nothing in flight
-            if cookie <= 0:
-                return
-            kind, start, count, gen, buf = c.ops.pop(cookie)
-            try:
-                c.h.aio_command_completed(cookie)
+                if not c.h.aio_command_completed(cookie):
+                    continue
+                err = None
             except nbd.Error as e:
+                err = e
+            kind, start, count, gen, buf = c.ops.pop(cookie)
+            if err is not None:
                 raise Violation("%s: a %s at offset %d (%d bytes) failed: %s" %
-                                (c.name, kind, start * BLOCK, count * BLOCK, e))
+                                (c.name, kind, start * BLOCK, count * BLOCK, err))
             self.counts[kind] += 1
             if kind == "read":
-                self.model.check(start, buf.to_bytearray(), "%s read" % c.name, True)
+                self.model.check(start, buf, "%s read" % c.name, True)
             elif kind in ("write", "fua-write", "zero"):
                 self.model.acked_write(start, count, gen)
             if kind == "flush" and cookie == self.checkpoint_flush:
@@ -481,6 +513,7 @@ class Chaos:
                 self.next_checkpoint = now() + 10.0
             if count:
                 self.model.release(start, count)
+            self.buffers.put(buf)
 
     def pump(self, timeout):
         """One pass of the clients' event loop."""
@@ -624,10 +657,26 @@ class Chaos:
               (cn["retries"], cn["hangs"], cn["replays"], cn["replayed-writes"],
                cn["replayed-bytes"], cn["own-flushes"], cn["parked-writes"]))
         print("# checked: %d blocks read against the model, %d checkpoints of the "
-              "backend's file, no client error, peak RSS %d MiB (bound %d MiB), clean stop" %
-              (self.model.checked_blocks, k["checkpoints"] + 1, hwm, bound))
+              "backend's file, no client error, peak RSS %d MiB (bound %d MiB), clean stop "
+              "(the checker's own peak RSS: %d MiB)" %
+              (self.model.checked_blocks, k["checkpoints"] + 1, hwm, bound,
+               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
         if hwm > bound:
             raise Violation("steadyblk's peak RSS %d MiB is over its bound %d MiB" % (hwm, bound))
+
+
+def own_memory_watch(limit_mib=1024):
+    """The checker's own memory, bounded: past LIMIT_MIB it says where it
+    is and exits, rather than grow until the machine runs out."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    while True:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * page // MIB
+        if rss > limit_mib:
+            print("FAIL: the checker itself uses %d MiB; where it is:" % rss, flush=True)
+            faulthandler.dump_traceback(all_threads=True)
+            os._exit(3)
+        time.sleep(0.5)
 
 
 def main():
@@ -648,6 +697,9 @@ def main():
     a.wrapper = a.wrapper.split()
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
+    # Stuck (a blocking call that steadyblk never answers): say where.
+    faulthandler.dump_traceback_later(a.seconds + 180, exit=True)
+    threading.Thread(target=own_memory_watch, daemon=True).start()
     ch = Chaos(a)
     try:
         ch.run()
