@@ -270,10 +270,11 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 	case SB_VERDICT_RETRY:
 		if (!req->held_since_ns)
 			req->held_since_ns = now;
-		/* Its own backoff, for when the path is only flaky. */
-		req->retry_at_ns = now + sb_policy_backoff(&disk->policy,
-							   req->attempts ? req->attempts - 1 : 0,
-							   &disk->rng);
+		/* Its own backoff, for when the path is only flaky: from a few
+		 * milliseconds, doubling (policy.h). */
+		req->retry_at_ns = now + sb_policy_flaky_backoff(&disk->policy,
+								 req->attempts ? req->attempts - 1 : 0,
+								 &disk->rng);
 		hold_insert(disk, req);
 		enter_hung(disk, now);
 		break;

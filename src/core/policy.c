@@ -201,10 +201,10 @@ bool sb_policy_expired(const struct sb_policy *p, uint64_t held_since_ns, uint64
 	       now_ns - held_since_ns >= p->retry_timeout_ns;
 }
 
-uint64_t sb_policy_backoff(const struct sb_policy *p, unsigned attempt, uint64_t *rng)
+static uint64_t backoff_from(const struct sb_policy *p, uint64_t d, unsigned attempt,
+			     uint64_t *rng)
 {
 	uint64_t max = p->retry_max_interval_ns;
-	uint64_t d = p->retry_interval_ns;
 
 	/* Doubling saturates at the ceiling instead of wrapping past it. */
 	for (unsigned i = 0; i < attempt && d < max; i++)
@@ -229,4 +229,15 @@ uint64_t sb_policy_backoff(const struct sb_policy *p, unsigned attempt, uint64_t
 	if (d < SB_NS_PER_MS)
 		d = SB_NS_PER_MS;
 	return d;
+}
+
+uint64_t sb_policy_backoff(const struct sb_policy *p, unsigned attempt, uint64_t *rng)
+{
+	return backoff_from(p, p->retry_interval_ns, attempt, rng);
+}
+
+uint64_t sb_policy_flaky_backoff(const struct sb_policy *p, unsigned attempt, uint64_t *rng)
+{
+	return backoff_from(p, SB_MIN(p->retry_interval_ns, SB_FLAKY_FIRST_RETRY_NS), attempt,
+			    rng);
 }

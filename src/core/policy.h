@@ -62,6 +62,12 @@ bool sb_policy_expired(const struct sb_policy *p, uint64_t held_since_ns, uint64
 /* Backoff: the delay before probe number @attempt (0-based) with +-25%
  * jitter from @rng; never below 1 ms, never above retry-max-interval. */
 uint64_t sb_policy_backoff(const struct sb_policy *p, unsigned attempt, uint64_t *rng);
+/* The delay before retry @attempt of one request that failed while the
+ * backend answers others (a flaky path): the same doubling and ceiling, but
+ * from SB_FLAKY_FIRST_RETRY_NS (or retry_interval if smaller), so that one
+ * failure in twenty costs a request milliseconds, not a whole interval. */
+#define SB_FLAKY_FIRST_RETRY_NS (2 * SB_NS_PER_MS)
+uint64_t sb_policy_flaky_backoff(const struct sb_policy *p, unsigned attempt, uint64_t *rng);
 
 /* Sets read actions (rerror) or write actions (werror: write, flush, trim, zero). */
 void sb_policy_set_rerror(struct sb_policy *p, enum sb_action a);

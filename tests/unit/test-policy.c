@@ -142,6 +142,27 @@ static void test_backoff_jitters(void **state)
 	assert_true(differ);
 }
 
+/* A request that fails on a flaky path is retried within milliseconds,
+ * then backs off by doubling to the same ceiling. */
+static void test_flaky_backoff(void **state)
+{
+	struct sb_policy p;
+	uint64_t rng = 9;
+
+	sb_policy_init(&p); /* retry-interval 1 s, ceiling 30 s */
+	for (int i = 0; i < 100; i++) {
+		uint64_t d = sb_policy_flaky_backoff(&p, 0, &rng);
+		assert_true(d >= SB_FLAKY_FIRST_RETRY_NS - SB_FLAKY_FIRST_RETRY_NS / 4);
+		assert_true(d <= SB_FLAKY_FIRST_RETRY_NS + SB_FLAKY_FIRST_RETRY_NS / 4);
+	}
+	uint64_t d4 = sb_policy_flaky_backoff(&p, 4, &rng);
+	assert_true(d4 >= 12 * SB_FLAKY_FIRST_RETRY_NS && d4 <= 20 * SB_FLAKY_FIRST_RETRY_NS);
+	assert_true(sb_policy_flaky_backoff(&p, 60, &rng) <= p.retry_max_interval_ns);
+	/* A retry-interval below it is the start instead. */
+	p.retry_interval_ns = SB_NS_PER_MS;
+	assert_true(sb_policy_flaky_backoff(&p, 0, &rng) <= SB_NS_PER_MS + SB_NS_PER_MS / 4);
+}
+
 static void test_validate(void **state)
 {
 	struct sb_policy p;
@@ -310,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_per_request),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_backoff_jitters),
+		cmocka_unit_test(test_flaky_backoff),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_action_parse),
 		cmocka_unit_test(test_durations),
