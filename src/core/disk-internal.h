@@ -74,6 +74,7 @@ struct sb_disk {
 	bool replay_pending;                   /* the log must be written again first */
 	bool replay_running;
 	bool replay_failed;                    /* a replay write failed: stop issuing */
+	bool replay_progressed;                /* this pass wrote an entry */
 	unsigned char *replay_mem;             /* SB_RELEASE_DEPTH requests */
 	size_t replay_req_size;
 	struct sb_request_queue replay_free;

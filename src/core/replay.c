@@ -199,6 +199,7 @@ static void replay_begin(struct sb_disk *disk)
 
 	disk->replay_running = true;
 	disk->replay_failed = false;
+	disk->replay_progressed = false;
 	disk->replay_writes = disk->replay_bytes = 0;
 	for (; e && e->lsn < disk->replay_resume_lsn; e = sb_unflushed_next(disk->log, e)) {
 		disk->replay_writes++;
@@ -248,8 +249,18 @@ static void replay_pump(struct sb_disk *disk)
 	}
 	if (disk->replay_inflight)
 		return;
-	if (disk->replay_failed)
+	if (disk->replay_failed) {
 		disk->replay_running = false; /* pending still: again on the next probe */
+		if (disk->replay_progressed && disk->state == SB_DISK_HUNG) {
+			/* The backend took some of it: a flaky path, not an
+			 * outage.  The next pass comes as soon as a failed
+			 * request's retry would, not after a growing backoff. */
+			disk->probe_attempt = 0;
+			disk->next_probe_ns = sb_now_ns() +
+					      sb_policy_flaky_backoff(&disk->policy, 0, &disk->rng);
+			sb_disk_schedule(disk);
+		}
+	}
 	else if (!disk->replay_next)
 		replay_end(disk);
 }
@@ -367,6 +378,7 @@ static void replay_write_done(struct sb_disk *disk, struct sb_request *r, int er
 	if (err == 0) {
 		disk->replay_writes++;
 		disk->replay_bytes += r->length;
+		disk->replay_progressed = true;
 		sb_disk_schedule(disk);
 		return;
 	}

@@ -244,16 +244,19 @@ static void test_replay_resumes_at_failed_entry(void **state)
 	f->stub->fail_from = 2 * 4096;
 	f->stub->fail_to = 3 * 4096;
 	sb_backend_cache_lost(&f->stub->be, "test");
-	run_for(f, 5);
-	assert_int_equal(f->stub->submitted, 6); /* the first pass: all three */
+	run_for(f, 20);
+	/* The first pass wrote all three; each pass since, the third alone. */
+	unsigned n = f->stub->submitted;
+	assert_true(n >= 7);
 	assert_false(saw_event(f, SB_EVENT_REPLAYED));
 	f->stub->fail_range = false;
 	f->stub->fail_err = 0;
 	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
 	run_until_done(f, 3);
 	assert_int_equal(f->err[3], 0);
-	/* The second pass wrote the third entry alone, then the flush. */
-	assert_int_equal(f->stub->submitted, 8);
+	/* Then the third entry once more (unless already on its way), and the
+	 * flush: the first two were never written again. */
+	assert_true(f->stub->submitted <= n + 2);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(f->stub->durable[i * 4096], 0x41 + i);
 	const struct sb_disk_event *ev = last_event(f, SB_EVENT_REPLAYED);
