@@ -406,27 +406,41 @@ run_jobs() {
 
 # ---------------------------------------------------------------- table
 
-# print_table RESULTS.jsonl MAIN PEERS_CSV [COLUMNS_CSV] : markdown table,
-# one row per job, one column per server in COLUMNS (default MAIN + PEERS),
-# cells "throughput / CPU-s", and the ratios of MAIN to the peer with the
-# best throughput.  Servers with no results show "-".
-print_table() {
-  local results=$1 main=$2 peers=$3 cols=${4:-} jobs j
-  [[ -n $cols ]] || cols="$main,$peers"
-  jobs=$(for j in "${ALL_JOBS[@]}"; do
-           jq -nc --arg name "$j" --arg text "${JOB_LABEL[$j]}" '{name: $name, label: $text}'
-         done | jq -sc .)
-  jq -rs --arg main "$main" --arg peers "$peers" --arg cols "$cols" --argjson jobs "$jobs" '
+# What both tables share: rounding, a throughput cell, the results that did
+# not fail indexed by "server/job", and the rows (the jobs that ran, in
+# ALL_JOBS order, from jobs_json).
+TABLE_JQ_DEFS='
     def r1: (. * 10 | round) / 10;
     def r2: (. * 100 | round) / 100;
     def tput($u): if $u == "iops"
                   then (if . >= 1000 then "\(. / 1000 | r1)k" else "\(round)" end)
                   else "\(round) MB/s" end;
+    def ok: map(select(.failed | not)) | INDEX("\(.server)/\(.job)");
+    def rows: (map(.job) | unique) as $present
+              | $jobs | map(select(.name as $j | $present | index($j)));
+'
+
+# jobs_json : ALL_JOBS with their labels, as a JSON array for the tables.
+jobs_json() {
+  local j
+  for j in "${ALL_JOBS[@]}"; do
+    jq -nc --arg name "$j" --arg text "${JOB_LABEL[$j]}" '{name: $name, label: $text}'
+  done | jq -sc .
+}
+
+# print_table RESULTS.jsonl MAIN PEERS_CSV [COLUMNS_CSV] : markdown table,
+# one row per job, one column per server in COLUMNS (default MAIN + PEERS),
+# cells "throughput / CPU-s", and the ratios of MAIN to the peer with the
+# best throughput.  Servers with no results show "-".
+print_table() {
+  local results=$1 main=$2 peers=$3 cols=${4:-}
+  [[ -n $cols ]] || cols="$main,$peers"
+  jq -rs --arg main "$main" --arg peers "$peers" --arg cols "$cols" \
+     --argjson jobs "$(jobs_json)" "$TABLE_JQ_DEFS"'
     ($cols | split(",")) as $C | ($peers | split(",")) as $P
-    | (map(select(.failed | not)) | INDEX("\(.server)/\(.job)")) as $ok
+    | ok as $ok
     | (map(select(.failed)) | INDEX("\(.server)/\(.job)")) as $bad
-    | (map(.job) | unique) as $present
-    | ($jobs | map(select(.name as $j | $present | index($j)))) as $rows
+    | rows as $rows
     | "| job | " + ($C | join(" | ")) + " | \($main) / best peer | \($main) CPU per I/O / that peer |",
       "|---|" + ($C | map("---|") | join("")) + "---|---|",
       ($rows[] as $row | $row.name as $j
@@ -450,20 +464,11 @@ print_table() {
 # job, one column per variant of the same server, cells "throughput / CPU-s
 # (ratio to the first column)".
 print_ratio_table() {
-  local results=$1 cols=$2 jobs j
-  jobs=$(for j in "${ALL_JOBS[@]}"; do
-           jq -nc --arg name "$j" --arg text "${JOB_LABEL[$j]}" '{name: $name, label: $text}'
-         done | jq -sc .)
-  jq -rs --arg cols "$cols" --argjson jobs "$jobs" '
-    def r1: (. * 10 | round) / 10;
-    def r2: (. * 100 | round) / 100;
-    def tput($u): if $u == "iops"
-                  then (if . >= 1000 then "\(. / 1000 | r1)k" else "\(round)" end)
-                  else "\(round) MB/s" end;
+  local results=$1 cols=$2
+  jq -rs --arg cols "$cols" --argjson jobs "$(jobs_json)" "$TABLE_JQ_DEFS"'
     ($cols | split(",")) as $C
-    | (map(select(.failed | not)) | INDEX("\(.server)/\(.job)")) as $ok
-    | (map(.job) | unique) as $present
-    | ($jobs | map(select(.name as $j | $present | index($j)))) as $rows
+    | ok as $ok
+    | rows as $rows
     | "| job | " + ($C | join(" | ")) + " |",
       "|---|" + ($C | map("---|") | join("")),
       ($rows[] as $row | $row.name as $j | $ok["\($C[0])/\($j)"] as $ref

@@ -120,6 +120,8 @@ void sb_hold_backend_up(struct sb_disk *disk);
 uint64_t sb_hold_oldest_age(const struct sb_disk *disk, uint64_t now);
 /* A replay failed: hold the disk as for a failed request. */
 void sb_hold_replay_failed(struct sb_disk *disk, int err, enum sb_verdict v);
+/* A replay pass failed after writing some of the log: the next pass soon. */
+void sb_hold_replay_progressed(struct sb_disk *disk);
 /* A replay that was the disk's probe succeeded. */
 void sb_hold_replay_done(struct sb_disk *disk);
 

@@ -315,6 +315,18 @@ void sb_hold_replay_done(struct sb_disk *disk)
 	sb_disk_schedule(disk);
 }
 
+void sb_hold_replay_progressed(struct sb_disk *disk)
+{
+	/* The backend took some of it: a flaky path, not an outage.  The next
+	 * pass comes as soon as a failed request's retry would, not after a
+	 * growing backoff. */
+	if (disk->state != SB_DISK_HUNG)
+		return;
+	disk->probe_attempt = 0;
+	disk->next_probe_ns = sb_now_ns() + sb_policy_flaky_backoff(&disk->policy, 0, &disk->rng);
+	sb_disk_schedule(disk);
+}
+
 void sb_hold_replay_failed(struct sb_disk *disk, int err, enum sb_verdict v)
 {
 	uint64_t now = sb_now_ns();

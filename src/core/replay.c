@@ -251,15 +251,8 @@ static void replay_pump(struct sb_disk *disk)
 		return;
 	if (disk->replay_failed) {
 		disk->replay_running = false; /* pending still: again on the next probe */
-		if (disk->replay_progressed && disk->state == SB_DISK_HUNG) {
-			/* The backend took some of it: a flaky path, not an
-			 * outage.  The next pass comes as soon as a failed
-			 * request's retry would, not after a growing backoff. */
-			disk->probe_attempt = 0;
-			disk->next_probe_ns = sb_now_ns() +
-					      sb_policy_flaky_backoff(&disk->policy, 0, &disk->rng);
-			sb_disk_schedule(disk);
-		}
+		if (disk->replay_progressed)
+			sb_hold_replay_progressed(disk);
 	}
 	else if (!disk->replay_next)
 		replay_end(disk);

@@ -247,11 +247,8 @@ class Qmp:
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
 
-    def call(self, cmd, **args):
-        msg = {"execute": cmd}
-        if args:
-            msg["arguments"] = args
-        self.s.sendall(json.dumps(msg).encode() + b"\n")
+    def call(self, cmd):
+        self.s.sendall(json.dumps({"execute": cmd}).encode() + b"\n")
         while True:
             r = self.line()
             if "return" in r:
@@ -323,7 +320,7 @@ class Chaos:
         argv = self.a.wrapper + [self.a.steadyblk, "--foreground", "--pidfile", pidfile,
                                  "--werror", "retry", "--rerror", "retry",
                                  "--retry-interval", "50ms", "--retry-max-interval", "400ms",
-                                 "--max-held-bytes", "32M",
+                                 "--max-held-bytes", "%dM" % (self.held_bytes // MIB),
                                  "--max-unflushed-bytes", "%dM" % self.a.unflushed_mib,
                                  "--fault-file", self.fault, "--qmp", qmp,
                                  "--export", self.uri,
