@@ -78,6 +78,8 @@ struct sb_disk {
 	unsigned char *replay_mem;             /* SB_RELEASE_DEPTH requests */
 	size_t replay_req_size;
 	struct sb_request_queue replay_free;
+	struct sb_request_queue replay_retry;  /* failed on a flaky path: each
+						  goes again at its retry_at_ns */
 	struct sb_unflushed_entry *replay_next;/* the next entry to write */
 	uint32_t replay_inflight;
 	uint64_t replay_writes, replay_bytes;  /* of the current replay */
@@ -118,8 +120,14 @@ void sb_hold_timer(void *opaque);
 void sb_hold_arm(struct sb_disk *disk);
 void sb_hold_backend_up(struct sb_disk *disk);
 uint64_t sb_hold_oldest_age(const struct sb_disk *disk, uint64_t now);
-/* A replay failed: hold the disk as for a failed request. */
-void sb_hold_replay_failed(struct sb_disk *disk, int err, enum sb_verdict v);
+/* A replay write failed with @err: counted like any backend error. */
+void sb_hold_replay_error(struct sb_disk *disk, int err);
+/* Does the backend, having taken some of this replay pass, look only
+ * flaky (then the failed write is retried on its own and the disk is
+ * degraded), or down? */
+bool sb_hold_replay_flaky(struct sb_disk *disk);
+/* A replay pass failed: hold the disk as for a failed request. */
+void sb_hold_replay_failed(struct sb_disk *disk, enum sb_verdict v);
 /* A replay pass failed after writing some of the log: the next pass soon. */
 void sb_hold_replay_progressed(struct sb_disk *disk);
 /* A replay that was the disk's probe succeeded. */

@@ -49,6 +49,7 @@ struct sb_disk *sb_disk_new(struct sb_loop *loop, const char *name,
 	TAILQ_INIT(&disk->fencing);
 	TAILQ_INIT(&disk->parked);
 	TAILQ_INIT(&disk->replay_free);
+	TAILQ_INIT(&disk->replay_retry);
 	TAILQ_INIT(&disk->sessions);
 	TAILQ_INIT(&disk->blocked);
 	TAILQ_INIT(&disk->observers);

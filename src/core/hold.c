@@ -214,11 +214,9 @@ static void hold_log_reported(struct sb_disk *disk, const struct sb_request *req
 	disk->report_log_suppressed = 0;
 }
 
-void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
+/* Every backend error is counted here, a request's or a replay write's. */
+static void count_error(struct sb_disk *disk, int err, uint64_t now)
 {
-	enum sb_verdict v = sb_policy_decide(&disk->policy, req->op, err);
-	uint64_t now = sb_now_ns();
-	struct sb_disk_observer *o;
 	unsigned e = (unsigned)-err;
 
 	disk->stats.errors++;
@@ -226,6 +224,15 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 	disk->stats.last_err = err;
 	disk->fail_streak++;
 	disk->last_fail_ns = now;
+}
+
+void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
+{
+	enum sb_verdict v = sb_policy_decide(&disk->policy, req->op, err);
+	uint64_t now = sb_now_ns();
+	struct sb_disk_observer *o;
+
+	count_error(disk, err, now);
 	req->last_err = err;
 	if (req->give_up && v != SB_VERDICT_IGNORE)
 		v = SB_VERDICT_REPORT; /* fail-held came while it was at the backend */
@@ -327,13 +334,32 @@ void sb_hold_replay_progressed(struct sb_disk *disk)
 	sb_disk_schedule(disk);
 }
 
-void sb_hold_replay_failed(struct sb_disk *disk, int err, enum sb_verdict v)
+void sb_hold_replay_error(struct sb_disk *disk, int err)
+{
+	count_error(disk, err, sb_now_ns());
+}
+
+bool sb_hold_replay_flaky(struct sb_disk *disk)
+{
+	/* The rule of enter_hung: a failure right after a success is a flaky
+	 * path, SB_OUTAGE_STREAK in a row or a lost connection an outage. */
+	if (!disk->replay_progressed || disk->fail_streak >= SB_OUTAGE_STREAK ||
+	    !disk->backend->connected)
+		return false;
+	if (disk->state == SB_DISK_HEALTHY) {
+		hang_begin(disk, disk->last_fail_ns);
+		disk->state = SB_DISK_DEGRADED;
+		sb_info("disk %s: writing the unflushed log again, some writes fail (%s): "
+			"retrying them one by one", disk->name, sb_errno_name(disk->stats.last_err));
+		sb_disk_emit(disk, SB_EVENT_DEGRADED, 0, 0);
+	}
+	return true;
+}
+
+void sb_hold_replay_failed(struct sb_disk *disk, enum sb_verdict v)
 {
 	uint64_t now = sb_now_ns();
 
-	disk->stats.last_err = err;
-	disk->fail_streak++;
-	disk->last_fail_ns = now;
 	if (v == SB_VERDICT_STOP) {
 		enter_stopped(disk, now);
 		return;

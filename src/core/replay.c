@@ -14,13 +14,20 @@
  *     --> DISK_REPLAYED; what queued goes on; a flush may succeed again
  *
  * A flush that was in flight across the loss proves nothing: it is issued
- * again after the replay.  A replay write that fails is held like any
- * request (retry: the disk hangs, and once the backend answers the replay
- * goes on from the oldest entry that failed: what was written before it
- * stays written, and writing again what came after is harmless, in order;
- * a new cache loss starts it over from the first entry); if the policy
- * gives up on it (report), the next client flush fails, since an
- * acknowledged write may be gone.
+ * again after the replay.  A replay write that fails with a retry verdict
+ * is judged by hold.c's rule of flaky against down:
+ *   - flaky (this pass wrote something, fewer than SB_OUTAGE_STREAK
+ *     failures in a row, still connected): that entry alone is retried
+ *     after its own short backoff, from replay_retry; later entries go on,
+ *     but one that overlaps it waits, so the older data never lands last;
+ *     the disk is DEGRADED, not HUNG;
+ *   - down: the pass ends, the disk hangs, and once the backend answers the
+ *     next pass goes on from the oldest entry that failed: what was written
+ *     before it stays written, and writing again what came after is
+ *     harmless, in order.
+ * A new cache loss starts it over from the first entry, and drops the
+ * retries waiting.  If the policy gives up on an entry (report), the next
+ * client flush fails, since an acknowledged write may be gone.
  *
  * When the log is half full the disk flushes the backend itself, and the
  * entries older than that flush go.  When a write does not fit at all, it is
@@ -180,12 +187,17 @@ void sb_replay_cache_lost(struct sb_disk *disk, const char *why)
 
 /* ---- the replay ---- */
 
-static bool overlaps_replay_inflight(const struct sb_disk *disk, const struct sb_request *r)
+/* Must @r wait for an older replay write?  During a replay nothing but
+ * its own writes is at the backend, and the retries wait in replay_retry. */
+static bool overlaps_older_replay_write(const struct sb_disk *disk,
+					const struct sb_request *r)
 {
 	const struct sb_request *q;
 
-	/* During a replay nothing but its own writes is at the backend. */
 	TAILQ_FOREACH(q, &disk->inflight_list, inflight_link)
+		if (sb_requests_overlap(q, r))
+			return true;
+	TAILQ_FOREACH(q, &disk->replay_retry, link)
 		if (sb_requests_overlap(q, r))
 			return true;
 	return false;
@@ -225,18 +237,41 @@ static void replay_end(struct sb_disk *disk)
 	sb_hold_replay_done(disk);
 }
 
+/* Re-issues the failed replay writes whose backoff is over, oldest first. */
+static void replay_retry_due(struct sb_disk *disk, uint64_t now)
+{
+	struct sb_request *r;
+	bool issued;
+
+	do {
+		issued = false;
+		TAILQ_FOREACH(r, &disk->replay_retry, link) {
+			if (now < r->retry_at_ns)
+				continue;
+			TAILQ_REMOVE(&disk->replay_retry, r, link);
+			disk->replay_inflight++;
+			disk->stats.retries++;
+			sb_disk_issue(disk, r); /* may complete at once: start over */
+			issued = true;
+			break;
+		}
+	} while (issued && !disk->replay_failed);
+}
+
 static void replay_pump(struct sb_disk *disk)
 {
 	struct sb_unflushed_entry *e;
 	struct sb_request *r;
 
+	if (!disk->replay_failed && !TAILQ_EMPTY(&disk->replay_retry))
+		replay_retry_due(disk, sb_now_ns());
 	while (!disk->replay_failed && (e = disk->replay_next) &&
 	       (r = TAILQ_FIRST(&disk->replay_free))) {
 		r->op = (enum sb_op)e->op;
 		r->flags = e->flags;
 		r->offset = e->offset;
 		r->length = e->length;
-		if (overlaps_replay_inflight(disk, r))
+		if (overlaps_older_replay_write(disk, r))
 			break; /* in order: the older one lands first */
 		TAILQ_REMOVE(&disk->replay_free, r, link);
 		r->buf = e->data;
@@ -250,12 +285,15 @@ static void replay_pump(struct sb_disk *disk)
 	if (disk->replay_inflight)
 		return;
 	if (disk->replay_failed) {
+		/* The retries waiting go with the pass: the next one starts at
+		 * the oldest entry that failed (replay_resume_lsn). */
+		TAILQ_CONCAT(&disk->replay_free, &disk->replay_retry, link);
 		disk->replay_running = false; /* pending still: again on the next probe */
 		if (disk->replay_progressed)
 			sb_hold_replay_progressed(disk);
-	}
-	else if (!disk->replay_next)
+	} else if (!disk->replay_next && TAILQ_EMPTY(&disk->replay_retry)) {
 		replay_end(disk);
+	}
 }
 
 static void own_flush_maybe(struct sb_disk *disk, uint64_t now)
@@ -311,7 +349,18 @@ void sb_replay_run(struct sb_disk *disk)
 
 uint64_t sb_replay_deadline(const struct sb_disk *disk)
 {
-	if (!disk->log || disk->own_flush_busy || disk->own_flush_retry_ns <= sb_now_ns() ||
+	const struct sb_request *r;
+	uint64_t deadline = UINT64_MAX;
+
+	if (!disk->log)
+		return UINT64_MAX;
+	if (disk->replay_running) {
+		if (!disk->replay_failed)
+			TAILQ_FOREACH(r, &disk->replay_retry, link)
+				deadline = SB_MIN(deadline, r->retry_at_ns);
+		return deadline;
+	}
+	if (disk->own_flush_busy || disk->own_flush_retry_ns <= sb_now_ns() ||
 	    (!sb_unflushed_half_full(disk->log) && TAILQ_EMPTY(&disk->parked)))
 		return UINT64_MAX;
 	return disk->own_flush_retry_ns;
@@ -367,16 +416,26 @@ static void replay_write_done(struct sb_disk *disk, struct sb_request *r, int er
 	enum sb_verdict v;
 
 	disk->replay_inflight--;
-	TAILQ_INSERT_TAIL(&disk->replay_free, r, link);
+	sb_disk_schedule(disk);
 	if (err == 0) {
 		disk->replay_writes++;
 		disk->replay_bytes += r->length;
 		disk->replay_progressed = true;
-		sb_disk_schedule(disk);
+		disk->fail_streak = 0;
+		TAILQ_INSERT_TAIL(&disk->replay_free, r, link);
 		return;
 	}
-	disk->stats.errors++;
+	sb_hold_replay_error(disk, err);
 	v = sb_policy_decide(&disk->policy, SB_OP_WRITE, err);
+	if (v == SB_VERDICT_RETRY && !disk->replay_failed && sb_hold_replay_flaky(disk)) {
+		/* Flaky: this one again after its own backoff, the rest go on. */
+		r->retry_at_ns = sb_now_ns() + sb_policy_flaky_backoff(&disk->policy,
+								       r->attempts - 1,
+								       &disk->rng);
+		TAILQ_INSERT_TAIL(&disk->replay_retry, r, link);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&disk->replay_free, r, link);
 	if (v == SB_VERDICT_RETRY || v == SB_VERDICT_STOP) {
 		if (e->lsn < disk->replay_resume_lsn)
 			disk->replay_resume_lsn = e->lsn;
@@ -385,7 +444,7 @@ static void replay_write_done(struct sb_disk *disk, struct sb_request *r, int er
 			sb_warn("disk %s: writing an unflushed write again failed with %s; the "
 				"replay goes on from there once the backend answers", disk->name,
 				sb_errno_name(err));
-			sb_hold_replay_failed(disk, err, v);
+			sb_hold_replay_failed(disk, v);
 		}
 	} else {
 		/* Given up on: that acknowledged write may be lost, so the next
@@ -393,7 +452,6 @@ static void replay_write_done(struct sb_disk *disk, struct sb_request *r, int er
 		e->dead = 1;
 		if (v == SB_VERDICT_REPORT)
 			disk->flush_err = err;
-		disk->stats.last_err = err;
 		sb_warn("disk %s: an acknowledged %s of %u bytes at %" PRIu64 " could not be "
 			"written again (%s)%s", disk->name, sb_op_name(r->op), r->length, r->offset,
 			sb_errno_name(err), v == SB_VERDICT_REPORT ? "; the next flush fails" : "");

@@ -19,8 +19,14 @@ static int stub_result(struct stub_backend *s, const struct sb_request *req)
 		return s->fail_err;
 	if (req->op == SB_OP_FLUSH)
 		return 0;
-	return req->offset < s->fail_to && s->fail_from < req->offset + req->length
-		       ? s->fail_err : 0;
+	if (req->offset >= s->fail_to || s->fail_from >= req->offset + req->length)
+		return 0;
+	int err = s->fail_err;
+	if (s->fail_times && --s->fail_times == 0) {
+		s->fail_range = false; /* that was the last: all well from now */
+		s->fail_err = 0;
+	}
+	return err;
 }
 
 /* What a successful request does to the stored bytes. */
@@ -76,8 +82,11 @@ static int stub_submit(struct sb_backend *be, struct sb_request *req)
 {
 	struct stub_backend *s = (struct stub_backend *)be;
 
-	if (s->submitted < 4 * STUB_MAX)
+	if (s->submitted < 4 * STUB_MAX) {
 		s->log[s->submitted] = req;
+		s->log_offset[s->submitted] = req->offset;
+		s->log_op[s->submitted] = req->op;
+	}
 	s->submitted++;
 	if (s->sync_fail && s->fail_err)
 		return s->fail_err;

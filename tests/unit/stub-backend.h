@@ -22,6 +22,11 @@ struct stub_backend {
 	/* Only requests that overlap [fail_from, fail_to) fail, when set. */
 	bool fail_range;
 	uint64_t fail_from, fail_to;
+	/* When set, the range fails only this many times, then works. */
+	unsigned fail_times;
+	/* Offset and op of every submission, in order (requests are reused). */
+	uint64_t log_offset[4 * STUB_MAX];
+	enum sb_op log_op[4 * STUB_MAX];
 	/* The stored bytes, with a volatile cache: `data` is what reads see,
 	 * `durable` what a flush made safe; stub_lose_cache() forgets the rest. */
 	unsigned char *data, *durable;

@@ -224,9 +224,9 @@ static void test_replay_failure_holds_and_restarts(void **state)
 	assert_true(saw_event(f, SB_EVENT_RECOVERED));
 }
 
-/* On a flaky path the replay goes on from the entry that failed: what was
- * written before it is not written again, so a replay needs no pass in
- * which every entry succeeds. */
+/* When the backend fails one entry persistently, the replay goes on from
+ * the entry that failed: what was written before it is not written again,
+ * so a replay needs no pass in which every entry succeeds. */
 static void test_replay_resumes_at_failed_entry(void **state)
 {
 	struct fx *f = *state;
@@ -244,11 +244,16 @@ static void test_replay_resumes_at_failed_entry(void **state)
 	f->stub->fail_from = 2 * 4096;
 	f->stub->fail_to = 3 * 4096;
 	sb_backend_cache_lost(&f->stub->be, "test");
-	run_for(f, 20);
-	/* The first pass wrote all three; each pass since, the third alone. */
+	run_for(f, 150);
+	/* The first pass wrote all three, then retried the third alone until
+	 * SB_OUTAGE_STREAK failures in a row said the backend is down; each
+	 * pass since, the third alone. */
 	unsigned n = f->stub->submitted;
-	assert_true(n >= 7);
+	assert_true(n >= 6 + SB_OUTAGE_STREAK);
+	assert_true(saw_event(f, SB_EVENT_HUNG));
 	assert_false(saw_event(f, SB_EVENT_REPLAYED));
+	for (unsigned i = 5; i < n && i < 4 * STUB_MAX; i++)
+		assert_int_equal(f->stub->log_offset[i], 2 * 4096);
 	f->stub->fail_range = false;
 	f->stub->fail_err = 0;
 	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
@@ -263,6 +268,88 @@ static void test_replay_resumes_at_failed_entry(void **state)
 	assert_non_null(ev);
 	assert_int_equal(ev->requests, 3);
 	assert_int_equal(ev->bytes, 3 * 4096);
+}
+
+/* On a flaky path a replay write that fails is retried on its own while
+ * the entries after it go on; one that overlaps it waits until it landed.
+ * Nothing is written twice but the failed entry, the disk never looks
+ * down, and the replay ends in one pass. */
+static void test_replay_retries_failed_entry_alone(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC; /* a probe tick: never here */
+	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
+	open_disk_with_log(f, 1 << 20);
+	for (int i = 0; i < 6; i++) {
+		fill(f, i, (unsigned char)(0x61 + i));
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
+		run_until_done(f, i);
+	}
+	fill(f, 6, 0x7e); /* newer data over entry 1 */
+	submit(f, 6, SB_OP_WRITE, 4096, 4096, NULL);
+	run_until_done(f, 6);
+	stub_lose_cache(f->stub);
+	unsigned before = f->stub->submitted;
+	f->stub->fail_err = -EIO;
+	f->stub->fail_range = true;
+	f->stub->fail_from = 4096;
+	f->stub->fail_to = 2 * 4096;
+	f->stub->fail_times = 1;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	submit(f, 7, SB_OP_READ, 4096, 4096, NULL);
+	run_until_done(f, 7);
+	assert_int_equal(f->err[7], 0);
+	assert_int_equal((unsigned char)f->buf[7][0], 0x7e);
+	/* seven entries, one retry, the read */
+	assert_int_equal(f->stub->submitted - before, 9);
+	assert_int_equal(f->stub->log_offset[before + 6], 4096); /* the retry... */
+	assert_int_equal(f->stub->log_offset[before + 7], 4096); /* ...then entry 6 */
+	assert_false(saw_event(f, SB_EVENT_HUNG));
+	assert_true(saw_event(f, SB_EVENT_DEGRADED));
+	const struct sb_disk_event *ev = last_event(f, SB_EVENT_REPLAYED);
+	assert_non_null(ev);
+	assert_int_equal(ev->requests, 7);
+	submit(f, 8, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 8);
+	assert_int_equal(f->err[8], 0);
+	assert_int_equal(f->stub->durable[0], 0x61);
+	assert_int_equal(f->stub->durable[4096], 0x7e);
+	assert_int_equal(f->stub->durable[5 * 4096], 0x66);
+}
+
+/* A replay write whose retry is waiting when the cache is lost again does
+ * not go out on its own: the new pass starts from the first entry. */
+static void test_replay_retry_dropped_on_new_loss(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC;
+	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
+	open_disk_with_log(f, 1 << 20);
+	for (int i = 0; i < 3; i++) {
+		fill(f, i, (unsigned char)(0x21 + i));
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
+		run_until_done(f, i);
+	}
+	stub_lose_cache(f->stub);
+	f->stub->fail_err = -EIO;
+	f->stub->fail_range = true;
+	f->stub->fail_from = 2 * 4096;
+	f->stub->fail_to = 3 * 4096;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	run_for(f, 1); /* 0 and 1 written, 2 waits for its retry */
+	stub_lose_cache(f->stub);
+	f->stub->fail_range = false;
+	f->stub->fail_err = 0;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 3);
+	assert_int_equal(f->err[3], 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(f->stub->durable[i * 4096], 0x21 + i);
+	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
+	assert_int_equal(last_event(f, SB_EVENT_REPLAYED)->requests, 3);
 }
 
 /* A replay that the policy gives up on (report) makes the next flush fail:
@@ -518,6 +605,8 @@ int main(void)
 		T(test_reconnect_replays_then_releases),
 		T(test_replay_failure_holds_and_restarts),
 		T(test_replay_resumes_at_failed_entry),
+		T(test_replay_retries_failed_entry_alone),
+		T(test_replay_retry_dropped_on_new_loss),
 		T(test_replay_given_up_fails_next_flush),
 		T(test_full_log_flushes_and_parks),
 		T(test_parked_writes_reissued_after_loss),
