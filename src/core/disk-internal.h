@@ -120,8 +120,15 @@ void sb_hold_timer(void *opaque);
 void sb_hold_arm(struct sb_disk *disk);
 void sb_hold_backend_up(struct sb_disk *disk);
 uint64_t sb_hold_oldest_age(const struct sb_disk *disk, uint64_t now);
-/* A replay write failed with @err: counted like any backend error. */
-void sb_hold_replay_error(struct sb_disk *disk, int err);
+/* When the next probe of a hung disk may go (hold.c's rule of down or flaky). */
+void sb_hold_next_probe(struct sb_disk *disk, uint64_t now);
+/* A replay write or the disk's own flush failed with @err: counted like
+ * any backend error. */
+void sb_hold_own_error(struct sb_disk *disk, int err);
+/* When the disk's own flush goes again after @attempt failures: soon on a
+ * flaky path (a client's writes may be parked behind it), a probe's
+ * backoff on a dead one. */
+uint64_t sb_hold_own_flush_delay(struct sb_disk *disk, unsigned attempt);
 /* Does the backend, having taken some of this replay pass, look only
  * flaky (then the failed write is retried on its own and the disk is
  * degraded), or down? */

@@ -12,8 +12,8 @@
  *      +--- every held request timed out (retry-then report) or fail-held
  *
  * HUNG: requests wait on one queue in arrival order; one probe (the oldest)
- * per tick, with exponential backoff and jitter; a backend reconnect probes
- * at once.  RECOVERING: the queue is released in order with bounded
+ * at a time: soon while the failures look flaky, else per tick with
+ * exponential backoff and jitter; a backend reconnect probes at once.  RECOVERING: the queue is released in order with bounded
  * concurrency; a flush waits for everything before it, and a request never
  * overtakes an overlapping one.  New requests join the queue's tail in every
  * state but HEALTHY, so nothing overtakes a held request.

@@ -4,11 +4,12 @@
  * that act on held requests.  The state machine is drawn in disk.h.
  *
  * Down or flaky?  A failure that comes with no success since (fail_streak)
- * is taken for an outage: HUNG, everything queues, one probe per tick.  A
+ * is taken for an outage: HUNG, everything queues behind one probe.  A
  * success while requests are held says the backend answers: DEGRADED, where
  * each held request is retried on its own backoff and requests that overlap
  * nothing held flow on.  SB_OUTAGE_STREAK failures in a row, or the backend
- * saying it lost its connection, make it HUNG again. */
+ * saying it lost its connection, make it HUNG again; until then the probe of
+ * a HUNG disk goes after the flaky backoff, after that once per tick. */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -88,12 +89,34 @@ static void hang_end(struct sb_disk *disk)
 	disk->state = SB_DISK_HEALTHY;
 }
 
-/* The backend is down: everything queues, one probe per tick. */
+/* Fewer than SB_OUTAGE_STREAK failures in a row on a live connection is a
+ * flaky path, more or a lost connection an outage. */
+static bool looks_flaky(const struct sb_disk *disk)
+{
+	return disk->fail_streak < SB_OUTAGE_STREAK && disk->backend->connected;
+}
+
+void sb_hold_next_probe(struct sb_disk *disk, uint64_t now)
+{
+	/* A failure or two may be a flaky path (a backend that serves each
+	 * request at once leaves no other request in flight to show it):
+	 * the probe comes after the flaky backoff, so one failed request does
+	 * not stall the disk for a tick.  From SB_OUTAGE_STREAK failures in a
+	 * row, or a lost connection, one probe per tick. */
+	if (looks_flaky(disk))
+		disk->next_probe_ns = now + sb_policy_flaky_backoff(&disk->policy,
+								    disk->fail_streak ? disk->fail_streak - 1 : 0,
+								    &disk->rng);
+	else
+		disk->next_probe_ns = now + sb_policy_backoff(&disk->policy, disk->probe_attempt++,
+							      &disk->rng);
+}
+
+/* The backend is down, or may be: everything queues behind one probe. */
 static void become_hung(struct sb_disk *disk, uint64_t now)
 {
 	disk->state = SB_DISK_HUNG;
-	disk->next_probe_ns = now + sb_policy_backoff(&disk->policy, disk->probe_attempt++,
-						      &disk->rng);
+	sb_hold_next_probe(disk, now);
 }
 
 static void enter_hung(struct sb_disk *disk, uint64_t now)
@@ -334,21 +357,30 @@ void sb_hold_replay_progressed(struct sb_disk *disk)
 	sb_disk_schedule(disk);
 }
 
-void sb_hold_replay_error(struct sb_disk *disk, int err)
+void sb_hold_own_error(struct sb_disk *disk, int err)
 {
 	count_error(disk, err, sb_now_ns());
 }
 
+uint64_t sb_hold_own_flush_delay(struct sb_disk *disk, unsigned attempt)
+{
+	if (looks_flaky(disk))
+		return sb_policy_flaky_backoff(&disk->policy, attempt, &disk->rng);
+	return sb_policy_backoff(&disk->policy, attempt, &disk->rng);
+}
+
 bool sb_hold_replay_flaky(struct sb_disk *disk)
 {
-	/* The rule of enter_hung: a failure right after a success is a flaky
-	 * path, SB_OUTAGE_STREAK in a row or a lost connection an outage. */
-	if (!disk->replay_progressed || disk->fail_streak >= SB_OUTAGE_STREAK ||
-	    !disk->backend->connected)
+	/* As for a request: a failure with no success since, in this pass, is
+	 * taken for the backend being down. */
+	if (!disk->replay_progressed || !looks_flaky(disk))
 		return false;
-	if (disk->state == SB_DISK_HEALTHY) {
-		hang_begin(disk, disk->last_fail_ns);
+	/* From HUNG or RECOVERING too: writes of this pass got through. */
+	if (disk->state != SB_DISK_DEGRADED && disk->state != SB_DISK_STOPPED) {
+		if (disk->state == SB_DISK_HEALTHY)
+			hang_begin(disk, disk->last_fail_ns);
 		disk->state = SB_DISK_DEGRADED;
+		disk->probe_attempt = 0;
 		sb_info("disk %s: writing the unflushed log again, some writes fail (%s): "
 			"retrying them one by one", disk->name, sb_errno_name(disk->stats.last_err));
 		sb_disk_emit(disk, SB_EVENT_DEGRADED, 0, 0);
@@ -460,8 +492,7 @@ static void hold_probe(struct sb_disk *disk)
 		disk->stats.retries++;
 		disk->hang_retries++;
 	}
-	disk->next_probe_ns = sb_now_ns() + sb_policy_backoff(&disk->policy,
-							      disk->probe_attempt++, &disk->rng);
+	sb_hold_next_probe(disk, sb_now_ns());
 	if (disk->backend->ops->kick)
 		disk->backend->ops->kick(disk->backend);
 	sb_disk_issue(disk, req);

@@ -329,12 +329,10 @@ void sb_replay_run(struct sb_disk *disk)
 		if (disk->inflight || disk->state == SB_DISK_STOPPED)
 			return;
 		if (disk->state == SB_DISK_HUNG) {
-			/* The replay is the probe: one try per tick. */
+			/* The replay is the probe: one try per probe time. */
 			if (now < disk->next_probe_ns)
 				return;
-			disk->next_probe_ns = now + sb_policy_backoff(&disk->policy,
-								      disk->probe_attempt++,
-								      &disk->rng);
+			sb_hold_next_probe(disk, now);
 			if (disk->backend->ops->kick)
 				disk->backend->ops->kick(disk->backend);
 		}
@@ -371,6 +369,8 @@ static void own_flush_done(struct sb_disk *disk, struct sb_request *f, int err)
 	struct sb_request *req;
 
 	disk->own_flush_busy = false;
+	if (err == 0)
+		disk->fail_streak = 0;
 	if (err == 0 && f->epoch == disk->cache_epoch) {
 		flush_covered(disk, f->log_mark, f->park_mark);
 		sb_disk_schedule(disk);
@@ -380,11 +380,9 @@ static void own_flush_done(struct sb_disk *disk, struct sb_request *f, int err)
 		sb_disk_schedule(disk); /* across a cache loss: again after the replay */
 		return;
 	}
-	disk->stats.errors++;
-	disk->stats.last_err = err;
-	disk->own_flush_retry_ns = sb_now_ns() + sb_policy_backoff(&disk->policy,
-								   disk->own_flush_attempt++,
-								   &disk->rng);
+	sb_hold_own_error(disk, err);
+	disk->own_flush_retry_ns = sb_now_ns() +
+				   sb_hold_own_flush_delay(disk, disk->own_flush_attempt++);
 	sb_warn("disk %s: flushing the backend to empty the unflushed-write log failed "
 		"with %s", disk->name, sb_errno_name(err));
 	switch (sb_policy_decide(&disk->policy, SB_OP_FLUSH, err)) {
@@ -425,7 +423,7 @@ static void replay_write_done(struct sb_disk *disk, struct sb_request *r, int er
 		TAILQ_INSERT_TAIL(&disk->replay_free, r, link);
 		return;
 	}
-	sb_hold_replay_error(disk, err);
+	sb_hold_own_error(disk, err);
 	v = sb_policy_decide(&disk->policy, SB_OP_WRITE, err);
 	if (v == SB_VERDICT_RETRY && !disk->replay_failed && sb_hold_replay_flaky(disk)) {
 		/* Flaky: this one again after its own backoff, the rest go on. */

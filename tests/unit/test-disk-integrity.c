@@ -5,6 +5,7 @@
  * of closed sessions and by the probe, and a flaky path that must not stall
  * the disk.  The stub backend has a volatile cache it can lose. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -318,6 +319,60 @@ static void test_replay_retries_failed_entry_alone(void **state)
 	assert_int_equal(f->stub->durable[5 * 4096], 0x66);
 }
 
+/* The parked request at @offset, by its place in the stub's queue. */
+static unsigned parked_at(struct fx *f, uint64_t offset)
+{
+	for (unsigned q = 0; q < f->stub->nqueue; q++)
+		if (f->stub->queue[q]->offset == offset)
+			return q;
+	fail_msg("nothing parked at %" PRIu64, offset);
+	return 0;
+}
+
+/* A pass whose first write fails hangs the disk (the backend may be
+ * down); when the next pass, the probe, gets writes through and meets a
+ * failure, the path is flaky: the disk says so (DEGRADED) and retries that
+ * write alone instead of cutting the pass again. */
+static void test_hung_replay_that_progresses_degrades(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC;
+	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
+	open_disk_with_log(f, 1 << 20);
+	for (int i = 0; i < 4; i++) {
+		fill(f, i, (unsigned char)(0x31 + i));
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
+		run_until_done(f, i);
+	}
+	stub_lose_cache(f->stub);
+	f->stub->park = true;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	run_for(f, 1);
+	assert_int_equal(f->stub->nqueue, 4);
+	stub_finish_one(f->stub, parked_at(f, 0), -EIO); /* the first: down? */
+	stub_finish_parked(f->stub);
+	assert_true(saw_event(f, SB_EVENT_HUNG));
+	for (int ms = 0; ms < 100 && f->stub->nqueue < 4; ms++)
+		run_for(f, 1);
+	assert_int_equal(f->stub->nqueue, 4); /* the next pass, from entry 0 */
+	stub_finish_one(f->stub, parked_at(f, 0), 0);
+	stub_finish_one(f->stub, parked_at(f, 2 * 4096), -EIO);
+	assert_true(saw_event(f, SB_EVENT_DEGRADED));
+	unsigned cut = f->stub->submitted;
+	stub_finish_parked(f->stub);
+	f->stub->park = false;
+	submit(f, 4, SB_OP_FLUSH, 0, 0, NULL);
+	run_until_done(f, 4);
+	assert_int_equal(f->err[4], 0);
+	/* entry 2 alone went again, not the pass from entry 2 on */
+	assert_int_equal(f->stub->submitted - cut, 2);
+	assert_int_equal(f->stub->log_offset[cut], 2 * 4096);
+	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(f->stub->durable[i * 4096], 0x31 + i);
+}
+
 /* A replay write whose retry is waiting when the cache is lost again does
  * not go out on its own: the new pass starts from the first entry. */
 static void test_replay_retry_dropped_on_new_loss(void **state)
@@ -400,6 +455,36 @@ static void test_full_log_flushes_and_parks(void **state)
 	assert_int_equal(f->stub->durable[3 * 4096], 0x13);
 	assert_true(sb_disk_stats(f->disk)->own_flushes >= 1);
 	assert_true(sb_disk_stats(f->disk)->parked >= 2);
+}
+
+/* The disk's own flush failing once on a live backend is a flaky path:
+ * it goes again after a few milliseconds, not a --retry-interval, since
+ * the writes parked behind it wait for it. */
+static void test_own_flush_failure_retried_soon(void **state)
+{
+	struct fx *f = *state;
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC;
+	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
+	open_disk_with_log(f, 3 * 4096);
+	f->stub->park = true;
+	for (int i = 0; i < 4; i++) {
+		fill(f, i, (unsigned char)(0x50 + i));
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
+	}
+	run_for(f, 2);
+	for (int i = 0; i < 4; i++)
+		stub_finish_one(f->stub, (unsigned)queued_at(f, i), 0);
+	run_for(f, 2);
+	assert_int_equal(f->stub->queue[0]->op, SB_OP_FLUSH);
+	stub_finish_one(f->stub, 0, -EIO);
+	f->stub->park = false;
+	stub_finish_parked(f->stub);
+	run_until_done(f, 3);
+	assert_int_equal(f->err[2] | f->err[3], 0);
+	assert_true(sb_disk_stats(f->disk)->own_flushes >= 2);
+	assert_int_equal(f->stub->durable[3 * 4096], 0x53);
+	assert_int_equal(sb_disk_stats(f->disk)->errors, 1);
 }
 
 /* A cache loss sends parked writes back to the queue: never acknowledged,
@@ -606,9 +691,11 @@ int main(void)
 		T(test_replay_failure_holds_and_restarts),
 		T(test_replay_resumes_at_failed_entry),
 		T(test_replay_retries_failed_entry_alone),
+		T(test_hung_replay_that_progresses_degrades),
 		T(test_replay_retry_dropped_on_new_loss),
 		T(test_replay_given_up_fails_next_flush),
 		T(test_full_log_flushes_and_parks),
+		T(test_own_flush_failure_retried_soon),
 		T(test_parked_writes_reissued_after_loss),
 		T(test_fua_not_logged),
 		T(test_orphan_inflight_fences),
