@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# steadyblkctl retry-now: with a 30 s retry interval, a disk whose storage
-# is back recovers at once when told, not at the next probe; on a healthy
+# steadyblkctl retry-now: with a 30 s retry interval, a disk in an outage
+# whose storage is back recovers at once when told, not at the next probe; on a healthy
 # disk there is nothing to probe; on a stopped one it is the daemon's error
 # (status 1, pointing at cont).
 . "$(dirname "$0")/functions.sh"
@@ -22,6 +22,9 @@ timeout 60 qemu-io -f raw "$uri" -c 'write -P 0x71 0 4k' >"$T/w.out" 2>&1 &
 w=$!
 cleanup_add "kill -9 $w"
 ctl_wait_event ev '.event == "DISK_HUNG"' >/dev/null || fail "no DISK_HUNG"
+# The first failures are probed within milliseconds (a flaky path?); from
+# eight in a row (~0.3 s) it is an outage, probed once per 30 s tick.
+sleep 1.5
 fault_off "$T/outage"
 sleep 0.5
 kill -0 "$w" || fail "the write completed before the next probe: the test proves nothing"
