@@ -187,6 +187,12 @@ void sb_replay_cache_lost(struct sb_disk *disk, const char *why)
 
 /* ---- the replay ---- */
 
+/* The log entry a replay write carries. */
+static struct sb_unflushed_entry *replay_entry(const struct sb_request *r)
+{
+	return SB_CONTAINER_OF((unsigned char *)r->buf, struct sb_unflushed_entry, data);
+}
+
 /* Must @r wait for an older replay write?  During a replay nothing but
  * its own writes is at the backend, and the retries wait in replay_retry. */
 static bool overlaps_older_replay_write(const struct sb_disk *disk,
@@ -286,7 +292,11 @@ static void replay_pump(struct sb_disk *disk)
 		return;
 	if (disk->replay_failed) {
 		/* The retries waiting go with the pass: the next one starts at
-		 * the oldest entry that failed (replay_resume_lsn). */
+		 * the oldest entry that failed, theirs included, or the writes
+		 * they carry would be counted as written and never be. */
+		TAILQ_FOREACH(r, &disk->replay_retry, link)
+			disk->replay_resume_lsn = SB_MIN(disk->replay_resume_lsn,
+							 replay_entry(r)->lsn);
 		TAILQ_CONCAT(&disk->replay_free, &disk->replay_retry, link);
 		disk->replay_running = false; /* pending still: again on the next probe */
 		if (disk->replay_progressed)
@@ -409,8 +419,7 @@ static void own_flush_done(struct sb_disk *disk, struct sb_request *f, int err)
 
 static void replay_write_done(struct sb_disk *disk, struct sb_request *r, int err)
 {
-	struct sb_unflushed_entry *e =
-		SB_CONTAINER_OF((unsigned char *)r->buf, struct sb_unflushed_entry, data);
+	struct sb_unflushed_entry *e = replay_entry(r);
 	enum sb_verdict v;
 
 	disk->replay_inflight--;
