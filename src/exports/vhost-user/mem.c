@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the guest memory table of a vhost-user front end (mem.h).
+ * Tables hold a handful of regions (QEMU: RAM below and above 4 GiB, maybe
+ * a few DIMMs), so a lookup is a linear scan. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "exports/vhost-user/mem.h"
+
+void sb_vu_mem_init(struct sb_vu_mem *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+/* Is [@start, @start + @len) inside [@base, @base + @size)?  No sum may
+ * wrap: the guest chooses @start and @len. */
+static bool range_within(uint64_t start, uint64_t len, uint64_t base, uint64_t size)
+{
+	return start >= base && start - base < size && len <= size - (start - base);
+}
+
+static int check_new(const struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
+		     struct sb_error **errp)
+{
+	uint64_t end;
+
+	if (m->n == VHOST_USER_MAX_MEM_SLOTS)
+		return sb_error_set(errp, "more than %u memory regions", VHOST_USER_MAX_MEM_SLOTS);
+	if (d->memory_size == 0 ||
+	    __builtin_add_overflow(d->guest_phys_addr, d->memory_size, &end) ||
+	    __builtin_add_overflow(d->userspace_addr, d->memory_size, &end) ||
+	    __builtin_add_overflow(d->mmap_offset, d->memory_size, &end) || end > SIZE_MAX)
+		return sb_error_set(errp, "memory region at guest address 0x%" PRIx64
+				    " of %" PRIu64 " bytes is empty or wraps",
+				    d->guest_phys_addr, d->memory_size);
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct sb_vu_region *r = &m->r[i];
+		if (d->guest_phys_addr < r->gpa + r->size && r->gpa < d->guest_phys_addr + d->memory_size)
+			return sb_error_set(errp, "memory region at guest address 0x%" PRIx64
+					    " overlaps the one at 0x%" PRIx64, d->guest_phys_addr,
+					    r->gpa);
+	}
+	return 0;
+}
+
+static void put(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, unsigned char *hva,
+		void *map, size_t map_size)
+{
+	m->r[m->n++] = (struct sb_vu_region){
+		.gpa = d->guest_phys_addr,
+		.size = d->memory_size,
+		.uva = d->userspace_addr,
+		.hva = hva,
+		.map = map,
+		.map_size = map_size,
+	};
+}
+
+int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, int fd,
+		  struct sb_error **errp)
+{
+	size_t map_size;
+	void *map;
+
+	if (check_new(m, d, errp) < 0)
+		return -1;
+	/* mmap wants a page-aligned offset; QEMU's offsets are not always. */
+	map_size = (size_t)(d->mmap_offset + d->memory_size);
+	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (map == MAP_FAILED)
+		return sb_error_set(errp, "mapping memory region at guest address 0x%" PRIx64
+				    " (%" PRIu64 " bytes): %s", d->guest_phys_addr,
+				    d->memory_size, strerror(errno));
+	put(m, d, (unsigned char *)map + d->mmap_offset, map, map_size);
+	return 0;
+}
+
+int sb_vu_mem_add_mapped(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
+			 void *hva, struct sb_error **errp)
+{
+	if (check_new(m, d, errp) < 0)
+		return -1;
+	put(m, d, hva, NULL, 0);
+	return 0;
+}
+
+static void drop(struct sb_vu_mem *m, unsigned i)
+{
+	if (m->r[i].map)
+		munmap(m->r[i].map, m->r[i].map_size);
+	m->r[i] = m->r[--m->n];
+}
+
+int sb_vu_mem_remove(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
+		     struct sb_error **errp)
+{
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct sb_vu_region *r = &m->r[i];
+		if (r->gpa == d->guest_phys_addr && r->size == d->memory_size &&
+		    r->uva == d->userspace_addr) {
+			drop(m, i);
+			return 0;
+		}
+	}
+	return sb_error_set(errp, "no memory region at guest address 0x%" PRIx64 " of %" PRIu64
+			    " bytes to remove", d->guest_phys_addr, d->memory_size);
+}
+
+void sb_vu_mem_clear(struct sb_vu_mem *m)
+{
+	while (m->n)
+		drop(m, m->n - 1);
+}
+
+void *sb_vu_mem_gpa(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (range_within(gpa, len, m->r[i].gpa, m->r[i].size))
+			return m->r[i].hva + (gpa - m->r[i].gpa);
+	return NULL;
+}
+
+void *sb_vu_mem_uva(const struct sb_vu_mem *m, uint64_t uva, uint64_t len)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (range_within(uva, len, m->r[i].uva, m->r[i].size))
+			return m->r[i].hva + (uva - m->r[i].uva);
+	return NULL;
+}
+
+/* The region that holds guest-physical @gpa, or NULL. */
+static const struct sb_vu_region *region_at(const struct sb_vu_mem *m, uint64_t gpa)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (gpa >= m->r[i].gpa && gpa - m->r[i].gpa < m->r[i].size)
+			return &m->r[i];
+	return NULL;
+}
+
+int sb_vu_mem_gpa_iov(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len,
+		      struct iovec *iov, unsigned room)
+{
+	unsigned n = 0;
+
+	if (len > UINT64_MAX - gpa)
+		return -EFAULT;
+	while (len) {
+		const struct sb_vu_region *r = region_at(m, gpa);
+		uint64_t here;
+
+		if (!r)
+			return -EFAULT;
+		if (n == room)
+			return -ENOBUFS;
+		here = SB_MIN(len, r->size - (gpa - r->gpa));
+		iov[n].iov_base = r->hva + (gpa - r->gpa);
+		iov[n].iov_len = (size_t)here;
+		n++;
+		gpa += here;
+		len -= here;
+	}
+	return (int)n;
+}
