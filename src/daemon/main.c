@@ -30,12 +30,14 @@
 #include "daemon/cli.h"
 #include "daemon/daemon.h"
 #include "exports/nbd/server.h"
+#include "exports/vhost-user/server.h"
 
 struct daemon {
 	struct sb_config cfg;
 	struct sb_loop *loop;
 	struct sb_disk *disk;
 	struct sb_nbd_server *nbd;
+	struct sb_vu_server *vu;   /* vhost-user-blk exports */
 	struct sb_budget budget;  /* payload memory of every client (invariant 6) */
 	struct sb_qmp_server *qmp;
 	struct sb_metrics *metrics;
@@ -134,7 +136,8 @@ static int open_exports(struct daemon *d, struct sb_error **errp)
 	sb_budget_init(&d->budget, d->cfg.policy.max_held_bytes);
 	d->nbd = sb_nbd_server_new(d->loop, &(struct sb_nbd_limits){
 		.budget = &d->budget, .max_connections = d->cfg.max_connections });
-	if (!d->nbd)
+	d->vu = sb_vu_server_new(d->loop);
+	if (!d->nbd || !d->vu)
 		return sb_error_set(errp, "out of memory");
 	if (d->cfg.nexports == 0) {
 		/* Captive mode without --export: a private unix socket. */
@@ -146,8 +149,12 @@ static int open_exports(struct daemon *d, struct sb_error **errp)
 		d->cfg.exports[d->cfg.nexports++] = d->run_export;
 	}
 	for (unsigned i = 0; i < d->cfg.nexports; i++) {
-		if (sb_nbd_server_add_export(d->nbd, d->cfg.exports[i], d->disk,
-					     d->cfg.read_only, errp) < 0) {
+		const char *uri = d->cfg.exports[i];
+		int r = sb_vu_is_uri(uri)
+				? sb_vu_server_add_export(d->vu, uri, d->disk, d->cfg.read_only, errp)
+				: sb_nbd_server_add_export(d->nbd, uri, d->disk, d->cfg.read_only,
+							   errp);
+		if (r < 0) {
 			sb_error_prefix(*errp, "--export %s", d->cfg.exports[i]);
 			return -1;
 		}
@@ -163,6 +170,9 @@ static void announce(struct daemon *d)
 	for (unsigned i = 0; sb_nbd_server_export_uri(d->nbd, i, uri, sizeof(uri)); i++)
 		sb_info("disk %s (%s, %" PRIu64 " bytes) served at %s", d->cfg.name, be->name,
 			be->size, uri);
+	for (unsigned i = 0; sb_vu_server_export_uri(d->vu, i, uri, sizeof(uri)); i++)
+		sb_info("disk %s (%s, %" PRIu64 " bytes) served at %s", d->cfg.name, be->name,
+			be->size, uri);
 	if (d->metrics)
 		sb_info("metrics served at http://%s/metrics", sb_metrics_where(d->metrics));
 }
@@ -173,7 +183,8 @@ static void drain(struct daemon *d)
 	uint64_t deadline = sb_now_ns() + d->cfg.shutdown_timeout_ns;
 	uint64_t now;
 
-	while (sb_nbd_server_inflight(d->nbd) > 0 && (now = sb_now_ns()) < deadline)
+	while (sb_nbd_server_inflight(d->nbd) + sb_vu_server_inflight(d->vu) > 0 &&
+	       (now = sb_now_ns()) < deadline)
 		sb_loop_run_once(d->loop, deadline - now);
 }
 
@@ -183,12 +194,13 @@ static void shutdown_all(struct daemon *d)
 
 	if (d->nbd) {
 		sb_nbd_server_shutdown(d->nbd);
+		sb_vu_server_shutdown(d->vu);
 		drain(d);
-		if (sb_nbd_server_inflight(d->nbd) > 0) {
+		uint64_t left = sb_nbd_server_inflight(d->nbd) + sb_vu_server_inflight(d->vu);
+		if (left > 0) {
 			drained = false;
 			sb_warn("%" PRIu64 " requests still at the backend after the shutdown "
-				"timeout; exiting without them",
-				sb_nbd_server_inflight(d->nbd));
+				"timeout; exiting without them", left);
 		}
 	}
 	sb_qmp_server_free(d->qmp);
@@ -197,6 +209,7 @@ static void shutdown_all(struct daemon *d)
 		/* Freeing with requests in flight would let a late completion
 		 * touch freed memory; when the bound passed, the exit frees. */
 		sb_nbd_server_free(d->nbd);
+		sb_vu_server_free(d->vu);
 		sb_disk_free(d->disk);
 	}
 	if (d->cfg.pidfile)
@@ -241,7 +254,9 @@ static int start(struct daemon *d, struct sb_error **errp)
 	announce(d);
 	if (d->cfg.run_cmd) {
 		char uri[512];
-		sb_nbd_server_export_uri(d->nbd, 0, uri, sizeof(uri));
+		if (!sb_nbd_server_export_uri(d->nbd, 0, uri, sizeof(uri)) &&
+		    !sb_vu_server_export_uri(d->vu, 0, uri, sizeof(uri)))
+			uri[0] = '\0';
 		d->captive_pid = sb_captive_start(d->cfg.run_cmd, uri, errp);
 		if (d->captive_pid < 0)
 			return -1;

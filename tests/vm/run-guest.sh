@@ -16,6 +16,9 @@
 #                     <repo>/build); the guest is (re)built there if needed
 #   --drive-opts OPTS extra -drive options, e.g. werror=stop,rerror=stop
 #   --append ARGS     extra kernel command line
+#   --vhost-user      the socket is steadyblk's vhost-user-blk export: the
+#                     guest's virtio-blk device is steadyblk itself (guest
+#                     memory shared as a memfd), not QEMU's NBD client
 #
 # While QEMU runs, the host time at which the guest printed SBSTART is written
 # to DIR/sbstart.time (seconds since the epoch), so scenario scripts can time
@@ -34,6 +37,7 @@ tmo=""
 builddir=${SB_BUILDDIR:-$repo/build}
 drive_opts=""
 append=""
+vhost_user=""
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
         --builddir) builddir=$2; shift 2 ;;
         --drive-opts) drive_opts=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
+        --vhost-user) vhost_user=1; shift ;;
         -h|--help) usage ;;
         *) echo "run-guest: unknown argument $1" >&2; usage ;;
     esac
@@ -70,6 +75,12 @@ else
     drive="file=nbd:unix:$sock,format=raw"
 fi
 drive="$drive,if=virtio,cache=none${drive_opts:+,$drive_opts}"
+disk=(-drive "$drive")
+if [ -n "$vhost_user" ]; then
+    # The device reads and writes guest memory itself: it must be shared.
+    disk=(-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
+          -chardev "socket,id=vu0,path=$sock" -device vhost-user-blk-pci,chardev=vu0)
+fi
 
 rm -f "$out"/{serial.log,qemu.log,result.txt,lat.dat,dmesg.txt,sbstart.time}
 : > "$out/serial.log"
@@ -83,7 +94,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu "qemu64,+rdrand" -machine q35 -m 512 -s
       -serial "file:$out/serial.log"
       -kernel "$vmdir/vmlinux" -initrd "$vmdir/initramfs.cpio.gz"
       -append "console=ttyS0 quiet panic=-1 rdinit=/init sbtest.duration=$duration${append:+ $append}"
-      -drive "$drive")
+      "${disk[@]}")
 printf '%q ' "${qemu[@]}" > "$out/qemu.cmd"; echo >> "$out/qemu.cmd"
 
 t_launch=$(date +%s.%N)

@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: one vhost-user front end (QEMU's vhost-user-blk device):
+ * its messages, its guest memory, its queues, and its life cycle.
+ *
+ *   connect: GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES,
+ *            GET_QUEUE_NUM, SET_OWNER, GET_CONFIG
+ *   start:   SET_FEATURES, SET_MEM_TABLE, per queue SET_VRING_NUM/BASE/ADDR,
+ *            SET_VRING_KICK/CALL, SET_VRING_ENABLE 1  --> the queue pops
+ *   stop:    GET_VRING_BASE per queue: answered once the queue's requests
+ *            at the disk have completed (their used elements pushed), so
+ *            the front end's view of the ring is whole
+ *   gone:    the socket closes: held requests fenced (never re-issued),
+ *            memory kept mapped until the last request at the backend ends
+ *
+ * A message this device cannot take, or a queue whose ring breaks the
+ * rules, closes this front end only; everything else goes on. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "exports/vhost-user/internal.h"
+
+#define PROTOCOL_FEATURES                                                              \
+	((UINT64_C(1) << VHOST_USER_PROTOCOL_F_MQ) |                                   \
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                            \
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIG))
+
+static void queue_run(void *opaque);
+static void queue_notify(void *opaque);
+static void sock_ready(void *opaque, uint32_t events);
+
+/* ---- queues ---- */
+
+static void queue_init(struct sb_vu_device *dev, unsigned i)
+{
+	struct sb_vu_queue *q = &dev->q[i];
+
+	q->dev = dev;
+	q->index = i;
+	q->kick_fd = q->call_fd = -1;
+	sb_defer_init(&q->run, queue_run, q);
+	sb_defer_init(&q->notify, queue_notify, q);
+	TAILQ_INIT(&q->free);
+}
+
+/* Slots for every entry of the ring, made when the ring starts. */
+static int queue_alloc_slots(struct sb_vu_queue *q)
+{
+	size_t size = sizeof(struct sb_vu_slot) + sb_disk_request_size(q->dev->exp->disk);
+
+	size = (size + 63) & ~(size_t)63;
+	if (q->slot_mem && q->nslots == q->num)
+		return 0;
+	if (q->inflight)
+		return -EBUSY;
+	for (unsigned i = 0; i < q->nslots; i++)
+		free(((struct sb_vu_slot *)(q->slot_mem + i * q->slot_size))->bounce);
+	free(q->slot_mem);
+	q->slot_mem = calloc(q->num, size);
+	q->nslots = 0;
+	TAILQ_INIT(&q->free);
+	if (!q->slot_mem)
+		return -ENOMEM;
+	q->slot_size = size;
+	q->nslots = q->num;
+	for (unsigned i = 0; i < q->nslots; i++) {
+		struct sb_vu_slot *s = (struct sb_vu_slot *)(q->slot_mem + i * size);
+		s->q = q;
+		TAILQ_INSERT_TAIL(&q->free, s, link);
+	}
+	return 0;
+}
+
+static void kick_ready(void *opaque, uint32_t events)
+{
+	struct sb_vu_queue *q = opaque;
+	uint64_t v;
+
+	(void)events;
+	if (read(q->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		sb_debug("%s: queue %u: reading its kick: %s", q->dev->name, q->index,
+			 strerror(errno));
+	queue_run(q);
+}
+
+static void queue_stop(struct sb_vu_queue *q)
+{
+	struct sb_loop *loop = q->dev->loop;
+
+	if (q->kick_fd >= 0) {
+		sb_loop_watch_del(loop, &q->kick_watch);
+		close(q->kick_fd);
+		q->kick_fd = -1;
+	}
+	sb_loop_defer_cancel(loop, &q->run);
+	q->started = false;
+}
+
+/* Starts popping once the ring has everything it needs. */
+static void queue_maybe_start(struct sb_vu_queue *q)
+{
+	struct sb_vu_device *dev = q->dev;
+	SB_AUTOERR struct sb_error *err = NULL;
+
+	if (q->started || q->kick_fd < 0 || !q->addr_set || !q->num)
+		return;
+	if (sb_vu_vring_setup(&q->ring, &dev->mem, q->num, &q->addr, dev->features, q->base,
+			      &err) < 0) {
+		sb_warn("%s: %s", dev->name, err->msg);
+		return;
+	}
+	if (queue_alloc_slots(q) < 0) {
+		sb_warn("%s: queue %u: no memory for %u request slots", dev->name, q->index, q->num);
+		return;
+	}
+	q->started = true;
+	sb_loop_defer(dev->loop, &q->run);
+}
+
+static void queue_notify(void *opaque)
+{
+	struct sb_vu_queue *q = opaque;
+	uint64_t one = 1;
+
+	if (q->call_fd >= 0 && q->started && sb_vu_vring_need_notify(&q->ring) &&
+	    write(q->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		sb_debug("%s: queue %u: interrupt: %s", q->dev->name, q->index, strerror(errno));
+}
+
+static void queue_run(void *opaque)
+{
+	struct sb_vu_queue *q = opaque;
+	struct sb_vu_device *dev = q->dev;
+
+	while (q->started && q->enabled && !dev->gone && !dev->draining) {
+		struct sb_vu_slot *s = TAILQ_FIRST(&q->free);
+		const char *why = NULL;
+		int r;
+
+		if (!s || !sb_disk_accepting(dev->exp->disk, &dev->session))
+			return; /* a completion, or the session's resume(), runs it again */
+		r = sb_vu_vring_pop(&q->ring, &dev->mem, &s->chain, s->iov, SB_VU_SLOT_IOV, &why);
+		if (r == 0) {
+			if (!sb_vu_vring_arm(&q->ring))
+				return;
+			continue;
+		}
+		if (r < 0) {
+			sb_warn("%s: queue %u: the guest's ring holds %s: the queue stops until the "
+				"device is reset", dev->name, q->index, why);
+			return;
+		}
+		TAILQ_REMOVE(&q->free, s, link);
+		q->inflight++;
+		dev->inflight++;
+		sb_vu_blk_start(s);
+	}
+}
+
+static void device_resume(struct sb_session *session)
+{
+	struct sb_vu_device *dev = SB_CONTAINER_OF(session, struct sb_vu_device, session);
+
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
+		if (dev->q[i].started)
+			sb_loop_defer(dev->loop, &dev->q[i].run);
+}
+
+/* ---- replies ---- */
+
+static int reply(struct sb_vu_device *dev, const void *payload, uint32_t size)
+{
+	int r = sb_vu_msg_reply(dev->sock, &dev->msg, payload, size, -1);
+
+	if (r < 0)
+		sb_vu_device_close(dev, "it does not take its replies");
+	return r;
+}
+
+static int reply_u64(struct sb_vu_device *dev, uint64_t v)
+{
+	return reply(dev, &v, sizeof(v));
+}
+
+/* ---- message handlers: 0 done (ack if asked), 1 replied, -1 refused ---- */
+
+static struct sb_vu_queue *msg_queue(struct sb_vu_device *dev, uint32_t index)
+{
+	if (index >= dev->exp->num_queues) {
+		sb_warn("%s: queue %" PRIu32 " does not exist (%u queues)", dev->name, index,
+			dev->exp->num_queues);
+		return NULL;
+	}
+	return &dev->q[index];
+}
+
+static int set_mem_table(struct sb_vu_device *dev)
+{
+	struct sb_vu_msg *m = &dev->msg;
+	struct sb_vu_mem fresh;
+
+	sb_vu_mem_init(&fresh);
+	for (unsigned i = 0; i < m->p.mem.nregions; i++) {
+		SB_AUTOERR struct sb_error *err = NULL;
+		if (sb_vu_mem_add(&fresh, &m->p.mem.regions[i], m->fds[i], &err) < 0) {
+			sb_warn("%s: %s", dev->name, err->msg);
+			sb_vu_mem_clear(&fresh);
+			return -1;
+		}
+	}
+	/* Requests at the backend may point into the old mappings: keep them
+	 * until the last one completes. */
+	if (dev->inflight) {
+		for (unsigned i = 0; i < dev->mem.n && dev->old_mem.n < VHOST_USER_MAX_MEM_SLOTS; i++)
+			dev->old_mem.r[dev->old_mem.n++] = dev->mem.r[i];
+		dev->mem.n = 0;
+	}
+	sb_vu_mem_clear(&dev->mem);
+	dev->mem = fresh;
+	/* Rings set up before move with the table. */
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
+		if (dev->q[i].started) {
+			dev->q[i].started = false;
+			dev->q[i].base = dev->q[i].ring.last_avail;
+			queue_maybe_start(&dev->q[i]);
+		}
+	return 0;
+}
+
+static int set_vring_fd(struct sb_vu_device *dev, bool kick)
+{
+	struct sb_vu_msg *m = &dev->msg;
+	struct sb_vu_queue *q = msg_queue(dev, (uint32_t)(m->p.u64 & VHOST_USER_VRING_IDX_MASK));
+	int fd = (m->p.u64 & VHOST_USER_VRING_NOFD) ? -1 : sb_vu_msg_take_fd(m, 0);
+
+	if (!q) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!kick) {
+		if (q->call_fd >= 0)
+			close(q->call_fd);
+		q->call_fd = fd;
+		return 0;
+	}
+	queue_stop(q);
+	if (fd < 0) {
+		sb_warn("%s: queue %u: a kick without an fd (polling) is not supported",
+			dev->name, q->index);
+		return -1;
+	}
+	q->kick_fd = fd;
+	sb_watch_init(&q->kick_watch, fd, kick_ready, q);
+	if (sb_loop_watch_add(dev->loop, &q->kick_watch, EPOLLIN) < 0) {
+		close(fd);
+		q->kick_fd = -1;
+		return -1;
+	}
+	/* Without protocol features a ring runs as soon as it is kicked. */
+	if (!(dev->features & (UINT64_C(1) << VHOST_USER_F_PROTOCOL_FEATURES)))
+		q->enabled = true;
+	queue_maybe_start(q);
+	return 0;
+}
+
+/* GET_VRING_BASE: the ring stops; the answer waits for its requests. */
+static int get_vring_base(struct sb_vu_device *dev)
+{
+	struct sb_vu_queue *q = msg_queue(dev, dev->msg.p.state.index);
+	struct vhost_user_vring_state st;
+
+	if (!q)
+		return -1;
+	if (q->inflight) {
+		dev->draining = true; /* slot_done answers */
+		sb_loop_watch_set(dev->loop, &dev->sock_watch, 0);
+		return 1;
+	}
+	st.index = q->index;
+	st.num = q->started ? q->ring.last_avail : q->base;
+	queue_stop(q);
+	q->enabled = false;
+	q->addr_set = false;
+	q->base = (uint16_t)st.num;
+	if (q->call_fd >= 0) {
+		close(q->call_fd);
+		q->call_fd = -1;
+	}
+	return reply(dev, &st, sizeof(st)) < 0 ? -1 : 1;
+}
+
+static int get_config(struct sb_vu_device *dev)
+{
+	struct vhost_user_config c = dev->msg.p.config;
+	struct virtio_blk_config cfg;
+
+	sb_vu_blk_config(dev->exp, &cfg);
+	memset(c.region, 0, sizeof(c.region));
+	if (c.offset < sizeof(cfg))
+		memcpy(c.region, (char *)&cfg + c.offset, SB_MIN(c.size, sizeof(cfg) - c.offset));
+	return reply(dev, &c, VHOST_USER_CONFIG_HDR_SIZE + c.size) < 0 ? -1 : 1;
+}
+
+static void reset_queues(struct sb_vu_device *dev)
+{
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++) {
+		struct sb_vu_queue *q = &dev->q[i];
+		queue_stop(q);
+		q->enabled = q->addr_set = false;
+		q->base = 0;
+	}
+}
+
+static int handle(struct sb_vu_device *dev)
+{
+	struct sb_vu_msg *m = &dev->msg;
+	struct sb_vu_queue *q;
+
+	switch (m->hdr.request) {
+	case VHOST_USER_GET_FEATURES:
+		return reply_u64(dev, sb_vu_blk_features(dev->exp)) < 0 ? -1 : 1;
+	case VHOST_USER_SET_FEATURES:
+		if (m->p.u64 & ~sb_vu_blk_features(dev->exp))
+			return -1;
+		dev->features = m->p.u64;
+		return 0;
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+		return reply_u64(dev, PROTOCOL_FEATURES) < 0 ? -1 : 1;
+	case VHOST_USER_SET_PROTOCOL_FEATURES:
+		dev->protocol_features = m->p.u64 & PROTOCOL_FEATURES;
+		return 0;
+	case VHOST_USER_GET_QUEUE_NUM:
+		return reply_u64(dev, dev->exp->num_queues) < 0 ? -1 : 1;
+	case VHOST_USER_SET_OWNER:
+		return 0;
+	case VHOST_USER_RESET_OWNER:
+	case VHOST_USER_RESET_DEVICE:
+		reset_queues(dev);
+		return 0;
+	case VHOST_USER_SET_MEM_TABLE:
+		return set_mem_table(dev);
+	case VHOST_USER_SET_VRING_NUM:
+		if (!(q = msg_queue(dev, m->p.state.index)) || q->started || !m->p.state.num ||
+		    m->p.state.num > VIRTQ_SIZE_MAX || (m->p.state.num & (m->p.state.num - 1)))
+			return -1;
+		q->num = (uint16_t)m->p.state.num;
+		return 0;
+	case VHOST_USER_SET_VRING_BASE:
+		if (!(q = msg_queue(dev, m->p.state.index)) || q->started)
+			return -1;
+		q->base = (uint16_t)m->p.state.num;
+		return 0;
+	case VHOST_USER_SET_VRING_ADDR:
+		if (!(q = msg_queue(dev, m->p.addr.index)))
+			return -1;
+		q->addr = m->p.addr;
+		q->addr_set = true;
+		if (q->started) { /* moved under a running ring: set up again */
+			q->started = false;
+			q->base = q->ring.last_avail;
+		}
+		queue_maybe_start(q);
+		return 0;
+	case VHOST_USER_SET_VRING_KICK:
+		return set_vring_fd(dev, true);
+	case VHOST_USER_SET_VRING_CALL:
+		return set_vring_fd(dev, false);
+	case VHOST_USER_SET_VRING_ERR: {
+		int fd = sb_vu_msg_take_fd(m, 0);
+		if (fd >= 0)
+			close(fd); /* errors are reported by closing, not on this fd */
+		return 0;
+	}
+	case VHOST_USER_SET_VRING_ENABLE:
+		if (!(q = msg_queue(dev, m->p.state.index)))
+			return -1;
+		q->enabled = m->p.state.num != 0;
+		if (q->enabled && q->started)
+			sb_loop_defer(dev->loop, &q->run);
+		return 0;
+	case VHOST_USER_GET_VRING_BASE:
+		return get_vring_base(dev);
+	case VHOST_USER_GET_CONFIG:
+		return get_config(dev);
+	case VHOST_USER_SET_CONFIG:
+		return -1; /* nothing in it is writable (no CONFIG_WCE) */
+	default:
+		sb_warn("%s: %s is not supported", dev->name, sb_vu_request_name(m->hdr.request));
+		return -1;
+	}
+}
+
+/* Runs the message in dev->msg; answers NEED_REPLY; releases it. */
+static void dispatch(struct sb_vu_device *dev)
+{
+	struct sb_vu_msg *m = &dev->msg;
+	bool ack = (dev->protocol_features & (UINT64_C(1) << VHOST_USER_PROTOCOL_F_REPLY_ACK)) &&
+		   (m->hdr.flags & VHOST_USER_NEED_REPLY);
+	int r;
+
+	sb_debug("%s: %s", dev->name, sb_vu_request_name(m->hdr.request));
+	r = handle(dev);
+	if (dev->gone || (r == 1 && dev->draining))
+		return; /* closed, or the reply waits: keep the message */
+	if (r <= 0 && ack && reply_u64(dev, r < 0 ? 1 : 0) < 0)
+		return;
+	if (r < 0 && !ack) {
+		sb_vu_device_close(dev, "it sent a message the device cannot take");
+		return;
+	}
+	sb_vu_msg_release(m);
+}
+
+static void sock_ready(void *opaque, uint32_t events)
+{
+	struct sb_vu_device *dev = opaque;
+
+	(void)events;
+	while (!dev->gone && !dev->draining) {
+		const char *why = NULL;
+		int r = sb_vu_msg_recv(dev->sock, &dev->msg, &why);
+
+		if (r == 0)
+			return;
+		if (r == -ECONNRESET) {
+			sb_vu_device_close(dev, "it disconnected");
+			return;
+		}
+		if (r < 0) {
+			char what[160];
+			snprintf(what, sizeof(what), "it sent %s", why ? why : strerror(-r));
+			sb_vu_device_close(dev, what);
+			return;
+		}
+		dispatch(dev);
+	}
+}
+
+/* ---- slots coming back ---- */
+
+void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push)
+{
+	struct sb_vu_queue *q = s->q;
+	struct sb_vu_device *dev = q->dev;
+
+	if (push && !dev->gone && q->started) {
+		sb_vu_vring_push(&q->ring, s->chain.head, s->in_len);
+		sb_loop_defer(dev->loop, &q->notify);
+	}
+	TAILQ_INSERT_HEAD(&q->free, s, link);
+	q->inflight--;
+	dev->inflight--;
+	if (dev->inflight == 0)
+		sb_vu_mem_clear(&dev->old_mem);
+	if (dev->gone) {
+		if (dev->detached && dev->inflight == 0) {
+			TAILQ_REMOVE(&dev->exp->closing, dev, link);
+			sb_vu_device_free(dev);
+		}
+		return;
+	}
+	if (dev->draining && dev->q[dev->msg.p.state.index].inflight == 0) {
+		/* The queue is whole again: the stop's answer goes now. */
+		queue_notify(q);
+		dev->draining = false;
+		sb_loop_watch_set(dev->loop, &dev->sock_watch, EPOLLIN);
+		dispatch(dev);
+		if (!dev->gone)
+			sock_ready(dev, EPOLLIN);
+		return;
+	}
+	sb_loop_defer(dev->loop, &q->run);
+}
+
+/* ---- life cycle ---- */
+
+struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsigned id)
+{
+	struct sb_vu_device *dev = calloc(1, sizeof(*dev));
+
+	if (!dev)
+		return NULL;
+	dev->exp = exp;
+	dev->loop = exp->loop;
+	dev->sock = sock;
+	snprintf(dev->name, sizeof(dev->name), "vhost-user-blk client %u", id);
+	sb_vu_msg_init(&dev->msg);
+	sb_vu_mem_init(&dev->mem);
+	sb_vu_mem_init(&dev->old_mem);
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
+		queue_init(dev, i);
+	dev->session.name = dev->name;
+	dev->session.resume = device_resume;
+	sb_watch_init(&dev->sock_watch, sock, sock_ready, dev);
+	if (sb_loop_watch_add(dev->loop, &dev->sock_watch, EPOLLIN) < 0) {
+		free(dev);
+		return NULL;
+	}
+	sb_disk_attach(exp->disk, &dev->session);
+	return dev;
+}
+
+void sb_vu_device_close(struct sb_vu_device *dev, const char *why)
+{
+	struct sb_vu_export *exp = dev->exp;
+
+	if (dev->gone)
+		return;
+	sb_info("%s: closed: %s", dev->name, why);
+	dev->gone = true;
+	sb_loop_watch_del(dev->loop, &dev->sock_watch);
+	close(dev->sock);
+	dev->sock = -1;
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++) {
+		queue_stop(&dev->q[i]);
+		sb_loop_defer_cancel(dev->loop, &dev->q[i].notify);
+	}
+	exp->dev = NULL;
+	TAILQ_INSERT_TAIL(&exp->closing, dev, link);
+	sb_disk_detach(&dev->session); /* held requests come back fenced */
+	dev->detached = true;
+	if (dev->inflight == 0) {
+		TAILQ_REMOVE(&exp->closing, dev, link);
+		sb_vu_device_free(dev);
+	}
+}
+
+void sb_vu_device_free(struct sb_vu_device *dev)
+{
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++) {
+		struct sb_vu_queue *q = &dev->q[i];
+		queue_stop(q);
+		sb_loop_defer_cancel(dev->loop, &q->notify);
+		if (q->call_fd >= 0)
+			close(q->call_fd);
+		for (unsigned j = 0; j < q->nslots; j++)
+			free(((struct sb_vu_slot *)(q->slot_mem + j * q->slot_size))->bounce);
+		free(q->slot_mem);
+	}
+	if (dev->sock >= 0) {
+		sb_loop_watch_del(dev->loop, &dev->sock_watch);
+		close(dev->sock);
+	}
+	sb_vu_msg_release(&dev->msg);
+	sb_vu_mem_clear(&dev->mem);
+	sb_vu_mem_clear(&dev->old_mem);
+	free(dev);
+}

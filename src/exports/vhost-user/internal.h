@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the vhost-user-blk export's shared structures: a server
+ * (one listening socket, one front end at a time), the device of the front
+ * end connected, its queues and their request slots.
+ *
+ *   server --accept--> device (one front end: messages, memory, session)
+ *                        `--> queue[i] (ring, kick/call fds, slots)
+ *                               `--> slot: a popped chain as an sb_request
+ */
+#ifndef SB_VHOST_USER_INTERNAL_H
+#define SB_VHOST_USER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "base/loop.h"
+#include "core/disk.h"
+#include "exports/vhost-user/mem.h"
+#include "exports/vhost-user/msg.h"
+#include "exports/vhost-user/vring.h"
+
+#define SB_VU_MAX_QUEUES   16
+#define SB_VU_SEG_MAX      126      /* data buffers a request may have */
+#define SB_VU_SLOT_IOV     (SB_VU_SEG_MAX + 2 + 8) /* + header, status, region splits */
+#define SB_VU_MAX_REQUEST  (32u << 20) /* bytes of data in one request */
+
+struct sb_vu_device;
+struct sb_vu_queue;
+
+/* One popped chain, from pop to push. */
+struct sb_vu_slot {
+	struct sb_vu_queue *q;
+	struct sb_vu_chain chain;
+	struct iovec iov[SB_VU_SLOT_IOV];
+	unsigned data_iov, data_cnt;  /* the data buffers within iov */
+	unsigned char *status;        /* the status byte, in guest memory */
+	uint32_t in_len;              /* bytes written into the chain when done */
+	void *bounce;                 /* data of a multi-buffer request */
+	size_t bounce_cap;
+	TAILQ_ENTRY(sb_vu_slot) link; /* on the queue's free list */
+	struct sb_request req;        /* last: the backend's context follows */
+};
+
+struct sb_vu_queue {
+	struct sb_vu_device *dev;
+	unsigned index;
+	uint16_t num;                 /* SET_VRING_NUM */
+	uint16_t base;                /* SET_VRING_BASE */
+	struct vhost_user_vring_addr addr;
+	bool addr_set;
+	bool enabled;                 /* SET_VRING_ENABLE (or no protocol features) */
+	bool started;                 /* has a kick fd and a ring: popping */
+	struct sb_vu_vring ring;
+	int kick_fd, call_fd;
+	struct sb_watch kick_watch;
+	struct sb_defer run;          /* pop what is available */
+	struct sb_defer notify;       /* one interrupt for a batch of pushes */
+	unsigned char *slot_mem;
+	size_t slot_size;
+	unsigned nslots;
+	unsigned inflight;            /* slots submitted, not yet done */
+	TAILQ_HEAD(, sb_vu_slot) free;
+};
+
+struct sb_vu_export;
+
+struct sb_vu_device {
+	struct sb_vu_export *exp;
+	struct sb_loop *loop;
+	int sock;
+	struct sb_watch sock_watch;
+	char name[96];                /* "vhost-user-blk client 2" */
+	struct sb_session session;
+	struct sb_vu_msg msg;
+	bool gone;                    /* the front end went away */
+	bool detached;                /* ...and its session left the disk: the last
+					 completion frees the device */
+	bool broken_logged;
+	uint64_t features;            /* acked virtio features */
+	uint64_t protocol_features;   /* acked protocol features */
+	struct sb_vu_mem mem;
+	struct sb_vu_mem old_mem;     /* replaced while requests pointed into it */
+	unsigned inflight;            /* of every queue */
+	bool draining;                /* GET_VRING_BASE in dev->msg waits for its
+					 queue's requests: no message read meanwhile */
+	TAILQ_ENTRY(sb_vu_device) link; /* on the export's closing list */
+	struct sb_vu_queue q[SB_VU_MAX_QUEUES];
+};
+
+/* An export: a socket, a disk, options. */
+struct sb_vu_export {
+	struct sb_loop *loop;
+	struct sb_disk *disk;
+	char *path;
+	char *uri;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+	unsigned num_queues;
+	bool read_only;
+	int listen_fd;
+	struct sb_watch listen_watch;
+	unsigned next_id;
+	struct sb_vu_device *dev;     /* the front end connected, or NULL */
+	TAILQ_HEAD(, sb_vu_device) closing; /* gone, requests still at the backend */
+	TAILQ_ENTRY(sb_vu_export) link;
+};
+
+/* ---- blk.c: virtio-blk requests ---- */
+
+/* The virtio features the device offers for @exp. */
+uint64_t sb_vu_blk_features(const struct sb_vu_export *exp);
+/* Fills @cfg, the device's configuration space. */
+void sb_vu_blk_config(const struct sb_vu_export *exp, struct virtio_blk_config *cfg);
+/* Turns the chain popped into @s into a request and submits it, or
+ * completes it at once (GET_ID, a bad request). */
+void sb_vu_blk_start(struct sb_vu_slot *s);
+
+/* ---- device.c ---- */
+
+/* A front end connected on @sock (the export owns the device from now). */
+struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsigned id);
+/* Gives a slot back to its queue, and pushes its chain with @in_len bytes
+ * written unless the device has gone. */
+void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push);
+/* The front end goes (it closed, or sent what we cannot take): fences its
+ * held requests; the device is freed once nothing of it is at the backend. */
+void sb_vu_device_close(struct sb_vu_device *dev, const char *why);
+/* Frees @dev at once (nothing of it at the backend). */
+void sb_vu_device_free(struct sb_vu_device *dev);
+
+#endif
