@@ -282,7 +282,7 @@ sb_steadyblk() {
     local pidfile=$SB_DIR/$name.pidfile
     rm -f "$pidfile"
     sb_start "$name" "$STEADYBLK" --foreground --pidfile "$pidfile" \
-        --export "nbd+unix:///?socket=$sock" "$@" "$backend"
+        --export "${SB_EXPORT_URI:-nbd+unix:///?socket=$sock}" "$@" "$backend"
     if ! sb_wait_file "$pidfile" 15 "$SB_LASTPID"; then
         tail -n 5 "$SB_DIR/$name.log" >&2
         sb_fail "steadyblk did not start (log: $SB_DIR/$name.log)"

@@ -29,6 +29,8 @@
 #   SB_ERRNO         errno for eio (default EIO; ENOSPC, ESHUTDOWN ...)
 #   SB_DURATION, SB_OUTAGE_AT, SB_OUTAGE_LEN  as in the control (25, 5, 10)
 #   SB_RECONNECT=N   QEMU's nbd client with reconnect-delay=N (for SUT restarts)
+#   SB_TRANSPORT     nbd (default: QEMU's NBD client and virtio-blk) |
+#                    vhost-user (steadyblk is the guest's virtio-blk device)
 #   SB_DRIVE_OPTS    extra QEMU -drive options
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -38,6 +40,7 @@ outage_at=${SB_OUTAGE_AT:-5}
 outage_len=${SB_OUTAGE_LEN:-10}
 errno=${SB_ERRNO:-EIO}
 fault=${SB_FAULT:-eio}
+transport=${SB_TRANSPORT:-nbd}
 
 [ -n "${SB_SUT_CMD:-}" ] || sb_need_steadyblk
 sb_need qemu-system-x86_64 nbdkit mkfs.ext4 e2fsck cpio timeout awk
@@ -69,13 +72,14 @@ start_backend
 if [ -n "${SB_SUT_CMD:-}" ]; then
     sb_start sut bash -c "exec $SB_SUT_CMD"
 else
+    [ "$transport" = nbd ] || export SB_EXPORT_URI="vhost-user-blk://$SB_SOCK"
     sb_steadyblk sut "$SB_SOCK" "nbd+unix:///?socket=$SB_BACKSOCK" \
         --werror retry --rerror retry --retry-max-interval 1s
 fi
 sut_pid=$SB_LASTPID
 sb_wait_socket "$SB_SOCK"
 
-sb_guest --socket "$SB_SOCK" --duration "$duration" \
+sb_guest --socket "$SB_SOCK" --duration "$duration" ${SB_EXPORT_URI:+--vhost-user} \
     ${SB_RECONNECT:+--reconnect "$SB_RECONNECT"} ${SB_DRIVE_OPTS:+--drive-opts "$SB_DRIVE_OPTS"}
 sb_wait_start 40
 sb_sleep_guest "$outage_at"
