@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""A minimal vhost-user front end for tests: it shares a memfd as guest
+memory, sets up one split ring and puts virtio-blk requests on it, or the
+malformed messages and descriptor chains a hostile front end would send.
+Not a device model: just enough to drive steadyblk's parsers."""
+import mmap
+import os
+import socket
+import struct
+import time
+
+HDR = struct.Struct('<III')
+VERSION = 1
+UVA = 0x7f0000000000
+MEM = 1 << 20
+DESC, AVAIL, USED, DATA = 0x1000, 0x2000, 0x3000, 0x10000
+QSIZE = 8
+
+GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
+SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
+GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL = 11, 12, 13
+F_NEXT, F_WRITE = 1, 2
+VERSION_1 = 1 << 32
+
+
+class Frontend:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(path)
+        self.memfd = os.memfd_create('guest')
+        os.ftruncate(self.memfd, MEM)
+        self.mem = mmap.mmap(self.memfd, MEM)
+        self.avail_idx = 0
+        self.kick = self.call = None
+
+    def send(self, request, payload=b'', fds=(), flags=VERSION, size=None):
+        data = HDR.pack(request, flags, len(payload) if size is None else size) + payload
+        socket.send_fds(self.sock, [data], list(fds))
+
+    def recv(self):
+        hdr = self.sock.recv(HDR.size, socket.MSG_WAITALL)
+        if len(hdr) < HDR.size:
+            return None
+        request, flags, size = HDR.unpack(hdr)
+        return request, flags, self.sock.recv(size, socket.MSG_WAITALL)
+
+    def closed(self, secs=3):
+        """True once the daemon has closed this connection."""
+        self.sock.settimeout(secs)
+        try:
+            while True:
+                b = self.sock.recv(4096)
+                if not b:
+                    return True
+        except (socket.timeout, ConnectionResetError):
+            return False
+
+    def features(self):
+        self.send(GET_FEATURES)
+        r = self.recv()
+        return struct.unpack('<Q', r[2])[0]
+
+    def start(self):
+        """Memory, one ring, kick and call eventfds; the ring is running."""
+        self.send(SET_FEATURES, struct.pack('<Q', VERSION_1))
+        self.send(SET_OWNER)
+        region = struct.pack('<QQQQ', 0, MEM, UVA, 0)
+        self.send(SET_MEM_TABLE, struct.pack('<II', 1, 0) + region, [self.memfd])
+        self.send(SET_VRING_NUM, struct.pack('<II', 0, QSIZE))
+        self.send(SET_VRING_BASE, struct.pack('<II', 0, 0))
+        self.send(SET_VRING_ADDR, struct.pack('<IIQQQQ', 0, 0, UVA + DESC, UVA + USED,
+                                              UVA + AVAIL, 0))
+        self.call = os.eventfd(0, os.EFD_NONBLOCK)
+        self.kick = os.eventfd(0, os.EFD_NONBLOCK)
+        self.send(SET_VRING_CALL, struct.pack('<Q', 0), [self.call])
+        self.send(SET_VRING_KICK, struct.pack('<Q', 0), [self.kick])
+
+    def desc(self, i, addr, length, flags, nxt=0):
+        struct.pack_into('<QIHH', self.mem, DESC + 16 * i, addr, length, flags, nxt)
+
+    def offer(self, head):
+        struct.pack_into('<H', self.mem, AVAIL + 4 + 2 * (self.avail_idx % QSIZE), head)
+        self.avail_idx += 1
+        struct.pack_into('<H', self.mem, AVAIL + 2, self.avail_idx & 0xffff)
+        os.eventfd_write(self.kick, 1)
+
+    def used_idx(self):
+        return struct.unpack_from('<H', self.mem, USED + 2)[0]
+
+    def wait_used(self, n, secs=5):
+        deadline = time.monotonic() + secs
+        while self.used_idx() < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f'used index {self.used_idx()}, waited for {n}')
+            time.sleep(0.01)
+
+    def read_sector(self, sector, head=0):
+        """A virtio-blk IN request for one sector: (status, data)."""
+        self.mem[DATA:DATA + 16] = struct.pack('<IIQ', 0, 0, sector)
+        self.mem[DATA + 0x200:DATA + 0x400] = b'\xee' * 512
+        self.mem[DATA + 0x1000] = 0xff
+        self.desc(head, DATA, 16, F_NEXT, head + 1)
+        self.desc(head + 1, DATA + 0x200, 512, F_NEXT | F_WRITE, head + 2)
+        self.desc(head + 2, DATA + 0x1000, 1, F_WRITE)
+        done = self.used_idx()
+        self.offer(head)
+        self.wait_used(done + 1)
+        return self.mem[DATA + 0x1000], bytes(self.mem[DATA + 0x200:DATA + 0x400])
