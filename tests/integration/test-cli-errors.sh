@@ -43,3 +43,18 @@ rc=0
 err=$("$STEADYBLK" --foreground --export 'nbd+unix:///?socket=' "$T/disk.img" 2>&1) || rc=$?
 ((rc != 0)) || fail "an export without a socket path was accepted"
 grep -q -- '--export' <<<"$err" || fail "the message does not name --export: $err"
+
+# vhost-user-blk addresses: the problem named, nothing left listening.
+for bad in 'vhost-user-blk://relative.sock|must be absolute' \
+           "vhost-user-blk://$T/vu.sock?num-queues=0|num-queues must be 1 to 16" \
+           "vhost-user-blk://$T/vu.sock?num-queues=17|num-queues must be 1 to 16" \
+           "vhost-user-blk://$T/vu.sock?queues=2|unknown option 'queues'" \
+           "vhost-user-blk://$T/vu.sock?read-only=yes|read-only must be on or off" \
+           "vhost-user-blk://$T/vu.sock?serial=123456789012345678901|serial is at most 20"; do
+    uri=${bad%|*} want=${bad#*|}
+    rc=0
+    err=$("$STEADYBLK" --foreground --export "$uri" "$T/disk.img" 2>&1) || rc=$?
+    ((rc == 1)) || fail "--export $uri exited with $rc, not 1 ($err)"
+    grep -q -- "--export $uri: .*$want" <<<"$err" || fail "--export $uri: unclear message: $err"
+    [[ ! -e $T/vu.sock ]] || fail "--export $uri left its socket behind"
+done

@@ -16,6 +16,7 @@
 #                     <repo>/build); the guest is (re)built there if needed
 #   --drive-opts OPTS extra -drive options, e.g. werror=stop,rerror=stop
 #   --append ARGS     extra kernel command line
+#   --qmp PATH        QEMU's QMP monitor on the unix socket PATH
 #   --vhost-user      the socket is steadyblk's vhost-user-blk export: the
 #                     guest's virtio-blk device is steadyblk itself (guest
 #                     memory shared as a memfd), not QEMU's NBD client
@@ -38,6 +39,7 @@ builddir=${SB_BUILDDIR:-$repo/build}
 drive_opts=""
 append=""
 vhost_user=""
+qmp=""
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
         --drive-opts) drive_opts=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
         --vhost-user) vhost_user=1; shift ;;
+        --qmp) qmp=$2; shift 2 ;;
         -h|--help) usage ;;
         *) echo "run-guest: unknown argument $1" >&2; usage ;;
     esac
@@ -94,7 +97,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu "qemu64,+rdrand" -machine q35 -m 512 -s
       -serial "file:$out/serial.log"
       -kernel "$vmdir/vmlinux" -initrd "$vmdir/initramfs.cpio.gz"
       -append "console=ttyS0 quiet panic=-1 rdinit=/init sbtest.duration=$duration${append:+ $append}"
-      "${disk[@]}")
+      "${disk[@]}" ${qmp:+-qmp "unix:$qmp,server=on,wait=off"})
 printf '%q ' "${qemu[@]}" > "$out/qemu.cmd"; echo >> "$out/qemu.cmd"
 
 t_launch=$(date +%s.%N)
