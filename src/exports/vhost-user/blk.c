@@ -184,7 +184,7 @@ static void submit(struct sb_vu_slot *s, enum sb_op op, uint32_t flags, uint64_t
 	s->req.flags = flags;
 	s->req.offset = offset;
 	s->req.length = length;
-	s->req.session = &dev->session;
+	s->req.session = &s->inst->session;
 	s->req.done = blk_done;
 	if (op != SB_OP_READ && op != SB_OP_WRITE)
 		s->req.buf = NULL;

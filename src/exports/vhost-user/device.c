@@ -6,9 +6,16 @@
  *            GET_QUEUE_NUM, SET_OWNER, GET_CONFIG
  *   start:   SET_FEATURES, SET_MEM_TABLE, per queue SET_VRING_NUM/BASE/ADDR,
  *            SET_VRING_KICK/CALL, SET_VRING_ENABLE 1  --> the queue pops
- *   stop:    GET_VRING_BASE per queue: answered once the queue's requests
- *            at the disk have completed (their used elements pushed), so
- *            the front end's view of the ring is whole
+ *   stop:    GET_VRING_BASE per queue.  With the in-flight region
+ *            (INFLIGHT_SHMFD, what QEMU's vhost-user-blk takes) it is
+ *            answered at once, held requests and all: what completes while
+ *            the ring is stopped is pushed when it starts again.  Without
+ *            it, the answer waits until the queue's requests are done.
+ *   reset:   QEMU frees the in-flight region on a device reset and asks
+ *            for a new one (GET_INFLIGHT_FD) before the next start: that
+ *            is the old instance's end.  Its held requests are fenced, its
+ *            requests at the backend complete unseen (and order newer
+ *            overlapping ones after them), what it left unpushed goes.
  *   gone:    the socket closes: held requests fenced (never re-issued),
  *            memory kept mapped until the last request at the backend ends
  *
@@ -20,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -28,11 +36,15 @@
 #define PROTOCOL_FEATURES                                                              \
 	((UINT64_C(1) << VHOST_USER_PROTOCOL_F_MQ) |                                   \
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                            \
-	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIG))
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIG) |                               \
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
 static void queue_run(void *opaque);
+static void reap(void *opaque);
 static void queue_notify(void *opaque);
 static void sock_ready(void *opaque, uint32_t events);
+static int get_inflight_fd(struct sb_vu_device *dev);
+static int set_inflight_fd(struct sb_vu_device *dev);
 
 /* ---- queues ---- */
 
@@ -46,6 +58,7 @@ static void queue_init(struct sb_vu_device *dev, unsigned i)
 	sb_defer_init(&q->run, queue_run, q);
 	sb_defer_init(&q->notify, queue_notify, q);
 	TAILQ_INIT(&q->free);
+	TAILQ_INIT(&q->unpushed);
 }
 
 /* Slots for every entry of the ring, made when the ring starts. */
@@ -56,7 +69,7 @@ static int queue_alloc_slots(struct sb_vu_queue *q)
 	size = (size + 63) & ~(size_t)63;
 	if (q->slot_mem && q->nslots == q->num)
 		return 0;
-	if (q->inflight)
+	if (q->inflight || !TAILQ_EMPTY(&q->unpushed))
 		return -EBUSY;
 	for (unsigned i = 0; i < q->nslots; i++)
 		free(((struct sb_vu_slot *)(q->slot_mem + i * q->slot_size))->bounce);
@@ -101,6 +114,31 @@ static void queue_stop(struct sb_vu_queue *q)
 	q->started = false;
 }
 
+/* One queue's share of the in-flight region. */
+static size_t inflight_queue_size(uint16_t qsize)
+{
+	size_t n = sizeof(struct vhost_user_inflight_queue) +
+		   (size_t)qsize * sizeof(struct vhost_user_inflight_desc);
+
+	return (n + VHOST_USER_INFLIGHT_ALIGN - 1) & ~(size_t)(VHOST_USER_INFLIGHT_ALIGN - 1);
+}
+
+/* Gives chain @s back to the guest, and the slot to its queue. */
+static void push_slot(struct sb_vu_slot *s)
+{
+	struct sb_vu_queue *q = s->q;
+
+	if (q->region)
+		q->region->last_batch_head = s->chain.head;
+	sb_vu_vring_push(&q->ring, s->chain.head, s->in_len);
+	if (q->region) {
+		q->region->desc[s->chain.head].inflight = 0;
+		q->region->used_idx = q->ring.used_idx;
+	}
+	sb_loop_defer(q->dev->loop, &q->notify);
+	TAILQ_INSERT_HEAD(&q->free, s, link);
+}
+
 /* Starts popping once the ring has everything it needs. */
 static void queue_maybe_start(struct sb_vu_queue *q)
 {
@@ -118,7 +156,16 @@ static void queue_maybe_start(struct sb_vu_queue *q)
 		sb_warn("%s: queue %u: no memory for %u request slots", dev->name, q->index, q->num);
 		return;
 	}
+	q->region = NULL;
+	if (dev->inflight_map && q->index < dev->inflight_nq && dev->inflight_qsize == q->num)
+		q->region = (struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
+								 q->index * inflight_queue_size(q->num));
 	q->started = true;
+	/* What completed while the ring was stopped goes to the guest now. */
+	for (struct sb_vu_slot *s; (s = TAILQ_FIRST(&q->unpushed));) {
+		TAILQ_REMOVE(&q->unpushed, s, link);
+		push_slot(s);
+	}
 	sb_loop_defer(dev->loop, &q->run);
 }
 
@@ -142,7 +189,7 @@ static void queue_run(void *opaque)
 		const char *why = NULL;
 		int r;
 
-		if (!s || !sb_disk_accepting(dev->exp->disk, &dev->session))
+		if (!s || !sb_disk_accepting(dev->exp->disk, &dev->inst->session))
 			return; /* a completion, or the session's resume(), runs it again */
 		r = sb_vu_vring_pop(&q->ring, &dev->mem, &s->chain, s->iov, SB_VU_SLOT_IOV, &why);
 		if (r == 0) {
@@ -156,6 +203,12 @@ static void queue_run(void *opaque)
 			return;
 		}
 		TAILQ_REMOVE(&q->free, s, link);
+		if (q->region && s->chain.head < q->num) {
+			q->region->desc[s->chain.head].counter = ++dev->pop_counter;
+			q->region->desc[s->chain.head].inflight = 1;
+		}
+		s->inst = dev->inst;
+		s->inst->inflight++;
 		q->inflight++;
 		dev->inflight++;
 		sb_vu_blk_start(s);
@@ -164,7 +217,7 @@ static void queue_run(void *opaque)
 
 static void device_resume(struct sb_session *session)
 {
-	struct sb_vu_device *dev = SB_CONTAINER_OF(session, struct sb_vu_device, session);
+	struct sb_vu_device *dev = SB_CONTAINER_OF(session, struct sb_vu_instance, session)->dev;
 
 	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
 		if (dev->q[i].started)
@@ -199,6 +252,21 @@ static struct sb_vu_queue *msg_queue(struct sb_vu_device *dev, uint32_t index)
 	return &dev->q[index];
 }
 
+/* Unmaps the regions of @m, or, while requests at the backend may point
+ * into them, keeps them mapped until the last completes (old_mem).  Past
+ * that table's room a mapping is left alone rather than pulled from under
+ * a request. */
+static void retire_mem(struct sb_vu_device *dev, struct sb_vu_mem *m)
+{
+	if (dev->inflight) {
+		for (unsigned i = 0; i < m->n; i++)
+			if (dev->old_mem.n < VHOST_USER_MAX_MEM_SLOTS)
+				dev->old_mem.r[dev->old_mem.n++] = m->r[i];
+		m->n = 0;
+	}
+	sb_vu_mem_clear(m);
+}
+
 static int set_mem_table(struct sb_vu_device *dev)
 {
 	struct sb_vu_msg *m = &dev->msg;
@@ -207,20 +275,21 @@ static int set_mem_table(struct sb_vu_device *dev)
 	sb_vu_mem_init(&fresh);
 	for (unsigned i = 0; i < m->p.mem.nregions; i++) {
 		SB_AUTOERR struct sb_error *err = NULL;
+		/* The same memory again (every start sends the table): kept as
+		 * it is mapped, so requests pointing into it stay valid. */
+		if (sb_vu_mem_take_same(&dev->mem, &m->p.mem.regions[i], m->fds[i], &fresh))
+			continue;
 		if (sb_vu_mem_add(&fresh, &m->p.mem.regions[i], m->fds[i], &err) < 0) {
 			sb_warn("%s: %s", dev->name, err->msg);
-			sb_vu_mem_clear(&fresh);
-			return -1;
+			break;
 		}
 	}
-	/* Requests at the backend may point into the old mappings: keep them
-	 * until the last one completes. */
-	if (dev->inflight) {
-		for (unsigned i = 0; i < dev->mem.n && dev->old_mem.n < VHOST_USER_MAX_MEM_SLOTS; i++)
-			dev->old_mem.r[dev->old_mem.n++] = dev->mem.r[i];
-		dev->mem.n = 0;
+	if (fresh.n != m->p.mem.nregions) {
+		retire_mem(dev, &fresh);
+		sb_vu_device_close(dev, "its memory table cannot be mapped");
+		return -1;
 	}
-	sb_vu_mem_clear(&dev->mem);
+	retire_mem(dev, &dev->mem); /* what is no longer in the table */
 	dev->mem = fresh;
 	/* Rings set up before move with the table. */
 	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
@@ -277,7 +346,8 @@ static int get_vring_base(struct sb_vu_device *dev)
 
 	if (!q)
 		return -1;
-	if (q->inflight) {
+	if (q->inflight && !(dev->protocol_features &
+			     (UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))) {
 		dev->draining = true; /* slot_done answers */
 		sb_loop_watch_set(dev->loop, &dev->sock_watch, 0);
 		return 1;
@@ -390,6 +460,10 @@ static int handle(struct sb_vu_device *dev)
 		return get_config(dev);
 	case VHOST_USER_SET_CONFIG:
 		return -1; /* nothing in it is writable (no CONFIG_WCE) */
+	case VHOST_USER_GET_INFLIGHT_FD:
+		return get_inflight_fd(dev);
+	case VHOST_USER_SET_INFLIGHT_FD:
+		return set_inflight_fd(dev);
 	default:
 		sb_warn("%s: %s is not supported", dev->name, sb_vu_request_name(m->hdr.request));
 		return -1;
@@ -442,28 +516,171 @@ static void sock_ready(void *opaque, uint32_t events)
 	}
 }
 
+/* ---- instances ---- */
+
+static struct sb_vu_instance *instance_new(struct sb_vu_device *dev)
+{
+	struct sb_vu_instance *inst = calloc(1, sizeof(*inst));
+
+	if (!inst)
+		return NULL;
+	inst->dev = dev;
+	inst->session.name = dev->name;
+	inst->session.resume = device_resume;
+	sb_disk_attach(dev->exp->disk, &inst->session);
+	return inst;
+}
+
+/* @inst ends: its held requests come back fenced, its requests at the
+ * backend complete unseen; freed once none is left. */
+static void instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst)
+{
+	TAILQ_INSERT_TAIL(&dev->old_instances, inst, link);
+	sb_disk_detach(&inst->session);
+	inst->detached = true;
+	if (inst->inflight == 0) {
+		TAILQ_REMOVE(&dev->old_instances, inst, link);
+		free(inst);
+	}
+}
+
+/* A device reset: a new instance, the old one's work dropped. */
+static int reset_instance(struct sb_vu_device *dev)
+{
+	struct sb_vu_instance *fresh = instance_new(dev), *old = dev->inst;
+
+	if (!fresh)
+		return -1;
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++) {
+		struct sb_vu_queue *q = &dev->q[i];
+		for (struct sb_vu_slot *sl; (sl = TAILQ_FIRST(&q->unpushed));) {
+			TAILQ_REMOVE(&q->unpushed, sl, link);
+			TAILQ_INSERT_HEAD(&q->free, sl, link);
+		}
+	}
+	if (old->inflight)
+		sb_info("%s: reset with %u requests of the old device still out: held ones are "
+			"dropped, never re-issued; those at the backend finish unseen", dev->name,
+			old->inflight);
+	dev->inst = fresh;
+	instance_end(dev, old);
+	return 0;
+}
+
+/* ---- the in-flight region ---- */
+
+static void unmap_inflight(struct sb_vu_device *dev)
+{
+	if (dev->inflight_map)
+		munmap(dev->inflight_map, dev->inflight_size);
+	dev->inflight_map = NULL;
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
+		dev->q[i].region = NULL;
+}
+
+static int map_inflight(struct sb_vu_device *dev, int fd, const struct vhost_user_inflight *in)
+{
+	void *map;
+
+	if (in->num_queues == 0 || in->num_queues > SB_VU_MAX_QUEUES || in->queue_size == 0 ||
+	    in->queue_size > VIRTQ_SIZE_MAX ||
+	    in->mmap_size < in->num_queues * inflight_queue_size(in->queue_size) ||
+	    in->mmap_size > SIZE_MAX || in->mmap_offset % 4096) {
+		sb_warn("%s: an in-flight region of %" PRIu64 " bytes for %u queues of %u",
+			dev->name, in->mmap_size, in->num_queues, in->queue_size);
+		return -1;
+	}
+	map = mmap(NULL, (size_t)in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   (off_t)in->mmap_offset);
+	if (map == MAP_FAILED) {
+		sb_warn("%s: mapping the in-flight region: %s", dev->name, strerror(errno));
+		return -1;
+	}
+	unmap_inflight(dev);
+	dev->inflight_map = map;
+	dev->inflight_size = (size_t)in->mmap_size;
+	dev->inflight_nq = in->num_queues;
+	dev->inflight_qsize = in->queue_size;
+	return 0;
+}
+
+/* GET_INFLIGHT_FD: a fresh region.  QEMU asks before the first start and
+ * after each device reset (it frees the old one then), so this is also
+ * where the instance before a reset ends. */
+static int get_inflight_fd(struct sb_vu_device *dev)
+{
+	struct vhost_user_inflight in = dev->msg.p.inflight;
+	int fd, r;
+
+	if (in.num_queues == 0 || in.num_queues > SB_VU_MAX_QUEUES || in.queue_size == 0 ||
+	    in.queue_size > VIRTQ_SIZE_MAX)
+		return -1;
+	in.mmap_size = in.num_queues * inflight_queue_size(in.queue_size);
+	in.mmap_offset = 0;
+	fd = memfd_create("steadyblk-inflight", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)in.mmap_size) < 0 || map_inflight(dev, fd, &in) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < in.num_queues; i++) {
+		struct vhost_user_inflight_queue *region =
+			(struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
+							     i * inflight_queue_size(in.queue_size));
+		region->version = 1;
+		region->desc_num = in.queue_size;
+	}
+	if (reset_instance(dev) < 0) {
+		close(fd);
+		return -1;
+	}
+	r = sb_vu_msg_reply(dev->sock, &dev->msg, &in, sizeof(in), fd);
+	close(fd);
+	if (r < 0) {
+		sb_vu_device_close(dev, "it does not take its replies");
+		return -1;
+	}
+	return 1;
+}
+
+static int set_inflight_fd(struct sb_vu_device *dev)
+{
+	int fd = sb_vu_msg_take_fd(&dev->msg, 0);
+	int r = map_inflight(dev, fd, &dev->msg.p.inflight);
+
+	close(fd);
+	return r;
+}
+
 /* ---- slots coming back ---- */
 
 void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push)
 {
 	struct sb_vu_queue *q = s->q;
 	struct sb_vu_device *dev = q->dev;
+	struct sb_vu_instance *inst = s->inst;
 
-	if (push && !dev->gone && q->started) {
-		sb_vu_vring_push(&q->ring, s->chain.head, s->in_len);
-		sb_loop_defer(dev->loop, &q->notify);
-	}
-	TAILQ_INSERT_HEAD(&q->free, s, link);
+	inst->inflight--;
 	q->inflight--;
 	dev->inflight--;
 	if (dev->inflight == 0)
 		sb_vu_mem_clear(&dev->old_mem);
-	if (dev->gone) {
-		if (dev->detached && dev->inflight == 0) {
-			TAILQ_REMOVE(&dev->exp->closing, dev, link);
-			sb_vu_device_free(dev);
+	if (inst != dev->inst || dev->gone || !push) {
+		/* Fenced, or of an instance that has ended: the ring is not its. */
+		TAILQ_INSERT_HEAD(&q->free, s, link);
+		if (inst->detached && inst->inflight == 0) {
+			TAILQ_REMOVE(&dev->old_instances, inst, link);
+			free(inst);
 		}
-		return;
+		if (dev->gone) {
+			if (dev->detached && dev->inflight == 0)
+				sb_loop_defer(dev->loop, &dev->reap);
+			return;
+		}
+	} else if (q->started) {
+		push_slot(s);
+	} else {
+		TAILQ_INSERT_TAIL(&q->unpushed, s, link); /* the ring is stopped */
 	}
 	if (dev->draining && dev->q[dev->msg.p.state.index].inflight == 0) {
 		/* The queue is whole again: the stop's answer goes now. */
@@ -493,16 +710,20 @@ struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsign
 	sb_vu_msg_init(&dev->msg);
 	sb_vu_mem_init(&dev->mem);
 	sb_vu_mem_init(&dev->old_mem);
+	TAILQ_INIT(&dev->old_instances);
+	sb_defer_init(&dev->reap, reap, dev);
 	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
 		queue_init(dev, i);
-	dev->session.name = dev->name;
-	dev->session.resume = device_resume;
 	sb_watch_init(&dev->sock_watch, sock, sock_ready, dev);
-	if (sb_loop_watch_add(dev->loop, &dev->sock_watch, EPOLLIN) < 0) {
+	dev->inst = instance_new(dev);
+	if (!dev->inst || sb_loop_watch_add(dev->loop, &dev->sock_watch, EPOLLIN) < 0) {
+		if (dev->inst) {
+			sb_disk_detach(&dev->inst->session);
+			free(dev->inst);
+		}
 		free(dev);
 		return NULL;
 	}
-	sb_disk_attach(exp->disk, &dev->session);
 	return dev;
 }
 
@@ -523,16 +744,28 @@ void sb_vu_device_close(struct sb_vu_device *dev, const char *why)
 	}
 	exp->dev = NULL;
 	TAILQ_INSERT_TAIL(&exp->closing, dev, link);
-	sb_disk_detach(&dev->session); /* held requests come back fenced */
+	instance_end(dev, dev->inst); /* held requests come back fenced */
+	dev->inst = NULL;
 	dev->detached = true;
-	if (dev->inflight == 0) {
-		TAILQ_REMOVE(&exp->closing, dev, link);
-		sb_vu_device_free(dev);
-	}
+	if (dev->inflight == 0)
+		sb_loop_defer(dev->loop, &dev->reap); /* not under our callers' feet */
+}
+
+static void reap(void *opaque)
+{
+	struct sb_vu_device *dev = opaque;
+
+	if (dev->inflight)
+		return;
+	TAILQ_REMOVE(&dev->exp->closing, dev, link);
+	sb_vu_device_free(dev);
 }
 
 void sb_vu_device_free(struct sb_vu_device *dev)
 {
+	struct sb_vu_instance *inst;
+
+	sb_loop_defer_cancel(dev->loop, &dev->reap);
 	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++) {
 		struct sb_vu_queue *q = &dev->q[i];
 		queue_stop(q);
@@ -547,6 +780,15 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 		sb_loop_watch_del(dev->loop, &dev->sock_watch);
 		close(dev->sock);
 	}
+	if (dev->inst) {
+		sb_disk_detach(&dev->inst->session);
+		free(dev->inst);
+	}
+	while ((inst = TAILQ_FIRST(&dev->old_instances))) {
+		TAILQ_REMOVE(&dev->old_instances, inst, link);
+		free(inst);
+	}
+	unmap_inflight(dev);
 	sb_vu_msg_release(&dev->msg);
 	sb_vu_mem_clear(&dev->mem);
 	sb_vu_mem_clear(&dev->old_mem);

@@ -28,9 +28,22 @@
 struct sb_vu_device;
 struct sb_vu_queue;
 
+/* One instance of the device, from one reset to the next: its requests
+ * are one session of the disk, so that a reset fences what the old one
+ * still holds (never re-issued) and orders its requests still at the
+ * backend before overlapping new ones, as for an NBD client gone. */
+struct sb_vu_instance {
+	struct sb_session session;
+	struct sb_vu_device *dev;
+	unsigned inflight;            /* its slots not yet done */
+	bool detached;                /* reset or gone: freed when inflight is 0 */
+	TAILQ_ENTRY(sb_vu_instance) link; /* on dev->old_instances */
+};
+
 /* One popped chain, from pop to push. */
 struct sb_vu_slot {
 	struct sb_vu_queue *q;
+	struct sb_vu_instance *inst;  /* the device instance that popped it */
 	struct sb_vu_chain chain;
 	struct iovec iov[SB_VU_SLOT_IOV];
 	unsigned data_iov, data_cnt;  /* the data buffers within iov */
@@ -38,7 +51,7 @@ struct sb_vu_slot {
 	uint32_t in_len;              /* bytes written into the chain when done */
 	void *bounce;                 /* data of a multi-buffer request */
 	size_t bounce_cap;
-	TAILQ_ENTRY(sb_vu_slot) link; /* on the queue's free list */
+	TAILQ_ENTRY(sb_vu_slot) link; /* on the queue's free or unpushed list */
 	struct sb_request req;        /* last: the backend's context follows */
 };
 
@@ -61,6 +74,10 @@ struct sb_vu_queue {
 	unsigned nslots;
 	unsigned inflight;            /* slots submitted, not yet done */
 	TAILQ_HEAD(, sb_vu_slot) free;
+	/* Done while the ring was stopped (stop answered at once): pushed
+	 * when it starts again, dropped if the device is reset first. */
+	TAILQ_HEAD(, sb_vu_slot) unpushed;
+	struct vhost_user_inflight_queue *region; /* in dev->inflight_map, or NULL */
 };
 
 struct sb_vu_export;
@@ -71,11 +88,18 @@ struct sb_vu_device {
 	int sock;
 	struct sb_watch sock_watch;
 	char name[96];                /* "vhost-user-blk client 2" */
-	struct sb_session session;
+	struct sb_vu_instance *inst;  /* the current instance */
+	TAILQ_HEAD(, sb_vu_instance) old_instances; /* reset, requests still out */
 	struct sb_vu_msg msg;
 	bool gone;                    /* the front end went away */
-	bool detached;                /* ...and its session left the disk: the last
+	bool detached;                /* ...and its instance ended: the last
 					 completion frees the device */
+	void *inflight_map;           /* the in-flight region (SET_INFLIGHT_FD) */
+	size_t inflight_size;
+	uint16_t inflight_qsize;      /* its queues' size */
+	uint16_t inflight_nq;
+	uint64_t pop_counter;         /* pop order, for the region */
+	struct sb_defer reap;         /* frees a closed device, outside its handlers */
 	bool broken_logged;
 	uint64_t features;            /* acked virtio features */
 	uint64_t protocol_features;   /* acked protocol features */

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "exports/vhost-user/mem.h"
 
@@ -46,7 +47,7 @@ static int check_new(const struct sb_vu_mem *m, const struct vhost_user_mem_regi
 }
 
 static void put(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, unsigned char *hva,
-		void *map, size_t map_size)
+		void *map, size_t map_size, const struct stat *st)
 {
 	m->r[m->n++] = (struct sb_vu_region){
 		.gpa = d->guest_phys_addr,
@@ -55,6 +56,9 @@ static void put(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, unsi
 		.hva = hva,
 		.map = map,
 		.map_size = map_size,
+		.mmap_offset = d->mmap_offset,
+		.file_dev = st ? (uint64_t)st->st_dev : 0,
+		.file_ino = st ? (uint64_t)st->st_ino : 0,
 	};
 }
 
@@ -62,10 +66,13 @@ int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, in
 		  struct sb_error **errp)
 {
 	size_t map_size;
+	struct stat st;
 	void *map;
 
 	if (check_new(m, d, errp) < 0)
 		return -1;
+	if (fstat(fd, &st) < 0)
+		return sb_error_set(errp, "memory region fd: %s", strerror(errno));
 	/* mmap wants a page-aligned offset; QEMU's offsets are not always. */
 	map_size = (size_t)(d->mmap_offset + d->memory_size);
 	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
@@ -73,7 +80,7 @@ int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, in
 		return sb_error_set(errp, "mapping memory region at guest address 0x%" PRIx64
 				    " (%" PRIu64 " bytes): %s", d->guest_phys_addr,
 				    d->memory_size, strerror(errno));
-	put(m, d, (unsigned char *)map + d->mmap_offset, map, map_size);
+	put(m, d, (unsigned char *)map + d->mmap_offset, map, map_size, &st);
 	return 0;
 }
 
@@ -82,7 +89,7 @@ int sb_vu_mem_add_mapped(struct sb_vu_mem *m, const struct vhost_user_mem_region
 {
 	if (check_new(m, d, errp) < 0)
 		return -1;
-	put(m, d, hva, NULL, 0);
+	put(m, d, hva, NULL, 0, NULL);
 	return 0;
 }
 
@@ -106,6 +113,26 @@ int sb_vu_mem_remove(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
 	}
 	return sb_error_set(errp, "no memory region at guest address 0x%" PRIx64 " of %" PRIu64
 			    " bytes to remove", d->guest_phys_addr, d->memory_size);
+}
+
+bool sb_vu_mem_take_same(struct sb_vu_mem *from, const struct vhost_user_mem_region *d, int fd,
+			 struct sb_vu_mem *to)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || to->n == VHOST_USER_MAX_MEM_SLOTS)
+		return false;
+	for (unsigned i = 0; i < from->n; i++) {
+		const struct sb_vu_region *r = &from->r[i];
+		if (r->map && r->gpa == d->guest_phys_addr && r->size == d->memory_size &&
+		    r->uva == d->userspace_addr && r->mmap_offset == d->mmap_offset &&
+		    r->file_dev == (uint64_t)st.st_dev && r->file_ino == (uint64_t)st.st_ino) {
+			to->r[to->n++] = *r;
+			from->r[i] = from->r[--from->n];
+			return true;
+		}
+	}
+	return false;
 }
 
 void sb_vu_mem_clear(struct sb_vu_mem *m)

@@ -21,6 +21,9 @@ struct sb_vu_region {
 	unsigned char *hva;  /* ours, for gpa */
 	void *map;           /* what to munmap, NULL if the caller owns it */
 	size_t map_size;
+	uint64_t mmap_offset;
+	uint64_t file_dev;   /* the file mapped (0, 0 for memory of the caller) */
+	uint64_t file_ino;
 };
 
 struct sb_vu_mem {
@@ -48,6 +51,12 @@ int sb_vu_mem_add_mapped(struct sb_vu_mem *m, const struct vhost_user_mem_region
  * address, size and front-end address.  Returns 0, or -1 with @errp set. */
 int sb_vu_mem_remove(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
 		     struct sb_error **errp);
+
+/* Moves the region of @from that @d names over the same file as @fd (the
+ * same memory: QEMU sends its table again at every start) into @to,
+ * keeping its mapping.  Returns true if there was one. */
+bool sb_vu_mem_take_same(struct sb_vu_mem *from, const struct vhost_user_mem_region *d, int fd,
+			 struct sb_vu_mem *to);
 
 /* Removes and unmaps every region. */
 void sb_vu_mem_clear(struct sb_vu_mem *m);

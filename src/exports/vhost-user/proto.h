@@ -154,6 +154,27 @@ struct vhost_user_inflight {
 	uint16_t queue_size;
 };
 
+/* The shared in-flight region (INFLIGHT_SHMFD), one per queue, each
+ * starting on a 64-byte boundary: which popped chains are not yet used,
+ * in what order they were popped.  It outlives the back end: a restarted
+ * one can resubmit what it records. */
+#define VHOST_USER_INFLIGHT_ALIGN 64
+struct vhost_user_inflight_desc {
+	uint8_t inflight;  /* popped, not yet pushed */
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;  /* pop order */
+};
+
+struct vhost_user_inflight_queue {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;
+	struct vhost_user_inflight_desc desc[];
+};
+
 /* Every payload; its size is the most a message may carry. */
 union vhost_user_payload {
 	uint64_t u64;
@@ -286,6 +307,8 @@ _Static_assert(sizeof(struct vhost_user_mem_table) == 8 + 8 * 32, "memory table"
 _Static_assert(sizeof(struct vhost_user_vring_addr) == 40, "vring address");
 _Static_assert(sizeof(struct vhost_user_inflight) == 24, "inflight");
 _Static_assert(sizeof(struct virtq_desc) == 16, "descriptor");
+_Static_assert(sizeof(struct vhost_user_inflight_queue) == 16, "inflight queue");
+_Static_assert(sizeof(struct vhost_user_inflight_desc) == 16, "inflight desc");
 _Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "virtio-blk header");
 _Static_assert(sizeof(struct virtio_blk_config) == 72, "virtio-blk config");
 
