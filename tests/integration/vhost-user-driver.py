@@ -19,6 +19,10 @@ QSIZE = 8
 GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
 SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
 GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL = 11, 12, 13
+GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_VRING_ENABLE = 15, 16, 18
+GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
+F_PROTOCOL_FEATURES = 1 << 30
+PROTOCOL_F_INFLIGHT_SHMFD = 1 << 12
 F_NEXT, F_WRITE = 1, 2
 VERSION_1 = 1 << 32
 
@@ -39,11 +43,27 @@ class Frontend:
         socket.send_fds(self.sock, [data], list(fds))
 
     def recv(self):
-        hdr = self.sock.recv(HDR.size, socket.MSG_WAITALL)
+        hdr, fds, _, _ = socket.recv_fds(self.sock, HDR.size, 4, socket.MSG_WAITALL)
         if len(hdr) < HDR.size:
             return None
         request, flags, size = HDR.unpack(hdr)
+        self.fds = fds
         return request, flags, self.sock.recv(size, socket.MSG_WAITALL)
+
+    def inflight_region(self, queues, size):
+        """GET_INFLIGHT_FD then SET_INFLIGHT_FD, as QEMU does at a start
+        after a reset."""
+        self.send(GET_INFLIGHT_FD, struct.pack('<QQHHxxxx', 0, 0, queues, size))
+        r = self.recv()
+        assert r and len(self.fds) == 1, r
+        fd = self.fds[0]
+        self.send(SET_INFLIGHT_FD, r[2], [fd])
+        os.close(fd)
+
+    def get_vring_base(self, index=0):
+        self.send(GET_VRING_BASE, struct.pack('<II', index, 0))
+        r = self.recv()
+        return struct.unpack('<II', r[2])[1]
 
     def closed(self, secs=3):
         """True once the daemon has closed this connection."""
@@ -61,20 +81,28 @@ class Frontend:
         r = self.recv()
         return struct.unpack('<Q', r[2])[0]
 
-    def start(self):
-        """Memory, one ring, kick and call eventfds; the ring is running."""
-        self.send(SET_FEATURES, struct.pack('<Q', VERSION_1))
+    def start(self, protocol=False, base=0):
+        """Memory, one ring, kick and call eventfds; the ring is running.
+        With @protocol the protocol features are acked, and with them the
+        in-flight region; the ring then runs once enabled."""
+        features = VERSION_1 | (F_PROTOCOL_FEATURES if protocol else 0)
+        self.send(SET_FEATURES, struct.pack('<Q', features))
+        if protocol:
+            self.send(SET_PROTOCOL_FEATURES, struct.pack('<Q', PROTOCOL_F_INFLIGHT_SHMFD))
+            self.inflight_region(1, QSIZE)
         self.send(SET_OWNER)
         region = struct.pack('<QQQQ', 0, MEM, UVA, 0)
         self.send(SET_MEM_TABLE, struct.pack('<II', 1, 0) + region, [self.memfd])
         self.send(SET_VRING_NUM, struct.pack('<II', 0, QSIZE))
-        self.send(SET_VRING_BASE, struct.pack('<II', 0, 0))
+        self.send(SET_VRING_BASE, struct.pack('<II', 0, base))
         self.send(SET_VRING_ADDR, struct.pack('<IIQQQQ', 0, 0, UVA + DESC, UVA + USED,
                                               UVA + AVAIL, 0))
         self.call = os.eventfd(0, os.EFD_NONBLOCK)
         self.kick = os.eventfd(0, os.EFD_NONBLOCK)
         self.send(SET_VRING_CALL, struct.pack('<Q', 0), [self.call])
         self.send(SET_VRING_KICK, struct.pack('<Q', 0), [self.kick])
+        if protocol:
+            self.send(SET_VRING_ENABLE, struct.pack('<II', 0, 1))
 
     def desc(self, i, addr, length, flags, nxt=0):
         struct.pack_into('<QIHH', self.mem, DESC + 16 * i, addr, length, flags, nxt)
@@ -94,6 +122,21 @@ class Frontend:
             if time.monotonic() > deadline:
                 raise TimeoutError(f'used index {self.used_idx()}, waited for {n}')
             time.sleep(0.01)
+
+    def write_sector(self, sector, data, head=0, wait=True):
+        """A virtio-blk OUT request for one sector; its status if @wait."""
+        self.mem[DATA:DATA + 16] = struct.pack('<IIQ', 1, 0, sector)
+        self.mem[DATA + 0x200:DATA + 0x400] = data
+        self.mem[DATA + 0x1000] = 0xff
+        self.desc(head, DATA, 16, F_NEXT, head + 1)
+        self.desc(head + 1, DATA + 0x200, 512, F_NEXT, head + 2)
+        self.desc(head + 2, DATA + 0x1000, 1, F_WRITE)
+        done = self.used_idx()
+        self.offer(head)
+        if wait:
+            self.wait_used(done + 1)
+            return self.mem[DATA + 0x1000]
+        return None
 
     def read_sector(self, sector, head=0):
         """A virtio-blk IN request for one sector: (status, data)."""
