@@ -48,11 +48,12 @@ time.sleep(1.5)  # probes every 200 ms: the old write had its chance
 assert open(f'{T}/disk.img', 'rb').read()[8 * 512:9 * 512] == b'A' * 512, \
     'the write held before the reset landed'
 print('ok: the outage is over and the fenced write did not land')
-# The new device: a ring from the start, a write over the same sector.
-f.start(protocol=True, base=0)
+# The new device: its driver sets the rings up afresh before it starts,
+# then writes over the same sector.
 f.avail_idx = 0
 f.mem[d.USED:d.USED + 4] = b'\0' * 4
 f.mem[d.AVAIL:d.AVAIL + 4] = b'\0' * 4
+f.start(protocol=True, base=0)
 assert f.write_sector(8, b'C' * 512) == 0
 assert f.read_sector(8)[1] == b'C' * 512
 print('ok: the new device wrote the sector')

@@ -43,8 +43,6 @@ static void queue_run(void *opaque);
 static void reap(void *opaque);
 static void queue_notify(void *opaque);
 static void sock_ready(void *opaque, uint32_t events);
-static int get_inflight_fd(struct sb_vu_device *dev);
-static int set_inflight_fd(struct sb_vu_device *dev);
 
 /* ---- queues ---- */
 
@@ -114,15 +112,6 @@ static void queue_stop(struct sb_vu_queue *q)
 	q->started = false;
 }
 
-/* One queue's share of the in-flight region. */
-static size_t inflight_queue_size(uint16_t qsize)
-{
-	size_t n = sizeof(struct vhost_user_inflight_queue) +
-		   (size_t)qsize * sizeof(struct vhost_user_inflight_desc);
-
-	return (n + VHOST_USER_INFLIGHT_ALIGN - 1) & ~(size_t)(VHOST_USER_INFLIGHT_ALIGN - 1);
-}
-
 /* Gives chain @s back to the guest, and the slot to its queue. */
 static void push_slot(struct sb_vu_slot *s)
 {
@@ -159,7 +148,7 @@ static void queue_maybe_start(struct sb_vu_queue *q)
 	q->region = NULL;
 	if (dev->inflight_map && q->index < dev->inflight_nq && dev->inflight_qsize == q->num)
 		q->region = (struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
-								 q->index * inflight_queue_size(q->num));
+								 q->index * sb_vu_inflight_queue_size(q->num));
 	q->started = true;
 	/* What completed while the ring was stopped goes to the guest now. */
 	for (struct sb_vu_slot *s; (s = TAILQ_FIRST(&q->unpushed));) {
@@ -215,7 +204,7 @@ static void queue_run(void *opaque)
 	}
 }
 
-static void device_resume(struct sb_session *session)
+void sb_vu_device_resume(struct sb_session *session)
 {
 	struct sb_vu_device *dev = SB_CONTAINER_OF(session, struct sb_vu_instance, session)->dev;
 
@@ -461,9 +450,9 @@ static int handle(struct sb_vu_device *dev)
 	case VHOST_USER_SET_CONFIG:
 		return -1; /* nothing in it is writable (no CONFIG_WCE) */
 	case VHOST_USER_GET_INFLIGHT_FD:
-		return get_inflight_fd(dev);
+		return sb_vu_inflight_get_fd(dev);
 	case VHOST_USER_SET_INFLIGHT_FD:
-		return set_inflight_fd(dev);
+		return sb_vu_inflight_set_fd(dev);
 	default:
 		sb_warn("%s: %s is not supported", dev->name, sb_vu_request_name(m->hdr.request));
 		return -1;
@@ -514,142 +503,6 @@ static void sock_ready(void *opaque, uint32_t events)
 		}
 		dispatch(dev);
 	}
-}
-
-/* ---- instances ---- */
-
-static struct sb_vu_instance *instance_new(struct sb_vu_device *dev)
-{
-	struct sb_vu_instance *inst = calloc(1, sizeof(*inst));
-
-	if (!inst)
-		return NULL;
-	inst->dev = dev;
-	inst->session.name = dev->name;
-	inst->session.resume = device_resume;
-	sb_disk_attach(dev->exp->disk, &inst->session);
-	return inst;
-}
-
-/* @inst ends: its held requests come back fenced, its requests at the
- * backend complete unseen; freed once none is left. */
-static void instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst)
-{
-	TAILQ_INSERT_TAIL(&dev->old_instances, inst, link);
-	sb_disk_detach(&inst->session);
-	inst->detached = true;
-	if (inst->inflight == 0) {
-		TAILQ_REMOVE(&dev->old_instances, inst, link);
-		free(inst);
-	}
-}
-
-/* A device reset: a new instance, the old one's work dropped. */
-static int reset_instance(struct sb_vu_device *dev)
-{
-	struct sb_vu_instance *fresh = instance_new(dev), *old = dev->inst;
-
-	if (!fresh)
-		return -1;
-	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++) {
-		struct sb_vu_queue *q = &dev->q[i];
-		for (struct sb_vu_slot *sl; (sl = TAILQ_FIRST(&q->unpushed));) {
-			TAILQ_REMOVE(&q->unpushed, sl, link);
-			TAILQ_INSERT_HEAD(&q->free, sl, link);
-		}
-	}
-	if (old->inflight)
-		sb_info("%s: reset with %u requests of the old device still out: held ones are "
-			"dropped, never re-issued; those at the backend finish unseen", dev->name,
-			old->inflight);
-	dev->inst = fresh;
-	instance_end(dev, old);
-	return 0;
-}
-
-/* ---- the in-flight region ---- */
-
-static void unmap_inflight(struct sb_vu_device *dev)
-{
-	if (dev->inflight_map)
-		munmap(dev->inflight_map, dev->inflight_size);
-	dev->inflight_map = NULL;
-	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
-		dev->q[i].region = NULL;
-}
-
-static int map_inflight(struct sb_vu_device *dev, int fd, const struct vhost_user_inflight *in)
-{
-	void *map;
-
-	if (in->num_queues == 0 || in->num_queues > SB_VU_MAX_QUEUES || in->queue_size == 0 ||
-	    in->queue_size > VIRTQ_SIZE_MAX ||
-	    in->mmap_size < in->num_queues * inflight_queue_size(in->queue_size) ||
-	    in->mmap_size > SIZE_MAX || in->mmap_offset % 4096) {
-		sb_warn("%s: an in-flight region of %" PRIu64 " bytes for %u queues of %u",
-			dev->name, in->mmap_size, in->num_queues, in->queue_size);
-		return -1;
-	}
-	map = mmap(NULL, (size_t)in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		   (off_t)in->mmap_offset);
-	if (map == MAP_FAILED) {
-		sb_warn("%s: mapping the in-flight region: %s", dev->name, strerror(errno));
-		return -1;
-	}
-	unmap_inflight(dev);
-	dev->inflight_map = map;
-	dev->inflight_size = (size_t)in->mmap_size;
-	dev->inflight_nq = in->num_queues;
-	dev->inflight_qsize = in->queue_size;
-	return 0;
-}
-
-/* GET_INFLIGHT_FD: a fresh region.  QEMU asks before the first start and
- * after each device reset (it frees the old one then), so this is also
- * where the instance before a reset ends. */
-static int get_inflight_fd(struct sb_vu_device *dev)
-{
-	struct vhost_user_inflight in = dev->msg.p.inflight;
-	int fd, r;
-
-	if (in.num_queues == 0 || in.num_queues > SB_VU_MAX_QUEUES || in.queue_size == 0 ||
-	    in.queue_size > VIRTQ_SIZE_MAX)
-		return -1;
-	in.mmap_size = in.num_queues * inflight_queue_size(in.queue_size);
-	in.mmap_offset = 0;
-	fd = memfd_create("steadyblk-inflight", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)in.mmap_size) < 0 || map_inflight(dev, fd, &in) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	for (unsigned i = 0; i < in.num_queues; i++) {
-		struct vhost_user_inflight_queue *region =
-			(struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
-							     i * inflight_queue_size(in.queue_size));
-		region->version = 1;
-		region->desc_num = in.queue_size;
-	}
-	if (reset_instance(dev) < 0) {
-		close(fd);
-		return -1;
-	}
-	r = sb_vu_msg_reply(dev->sock, &dev->msg, &in, sizeof(in), fd);
-	close(fd);
-	if (r < 0) {
-		sb_vu_device_close(dev, "it does not take its replies");
-		return -1;
-	}
-	return 1;
-}
-
-static int set_inflight_fd(struct sb_vu_device *dev)
-{
-	int fd = sb_vu_msg_take_fd(&dev->msg, 0);
-	int r = map_inflight(dev, fd, &dev->msg.p.inflight);
-
-	close(fd);
-	return r;
 }
 
 /* ---- slots coming back ---- */
@@ -715,7 +568,7 @@ struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsign
 	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
 		queue_init(dev, i);
 	sb_watch_init(&dev->sock_watch, sock, sock_ready, dev);
-	dev->inst = instance_new(dev);
+	dev->inst = sb_vu_instance_new(dev);
 	if (!dev->inst || sb_loop_watch_add(dev->loop, &dev->sock_watch, EPOLLIN) < 0) {
 		if (dev->inst) {
 			sb_disk_detach(&dev->inst->session);
@@ -744,7 +597,7 @@ void sb_vu_device_close(struct sb_vu_device *dev, const char *why)
 	}
 	exp->dev = NULL;
 	TAILQ_INSERT_TAIL(&exp->closing, dev, link);
-	instance_end(dev, dev->inst); /* held requests come back fenced */
+	sb_vu_instance_end(dev, dev->inst); /* held requests come back fenced */
 	dev->inst = NULL;
 	dev->detached = true;
 	if (dev->inflight == 0)
@@ -788,7 +641,7 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 		TAILQ_REMOVE(&dev->old_instances, inst, link);
 		free(inst);
 	}
-	unmap_inflight(dev);
+	sb_vu_inflight_unmap(dev);
 	sb_vu_msg_release(&dev->msg);
 	sb_vu_mem_clear(&dev->mem);
 	sb_vu_mem_clear(&dev->old_mem);

@@ -151,5 +151,23 @@ void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push);
 void sb_vu_device_close(struct sb_vu_device *dev, const char *why);
 /* Frees @dev at once (nothing of it at the backend). */
 void sb_vu_device_free(struct sb_vu_device *dev);
+/* The disk's memory bound lifted: the device's queues pop again. */
+void sb_vu_device_resume(struct sb_session *session);
+
+/* ---- inflight.c: instances and the in-flight region ---- */
+
+/* A new instance of @dev, attached to the disk; NULL if out of memory. */
+struct sb_vu_instance *sb_vu_instance_new(struct sb_vu_device *dev);
+/* @inst ends: its held requests come back fenced, those at the backend
+ * complete unseen; it is freed once none is left. */
+void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst);
+/* Bytes of one queue's share of the region, for queues of @qsize. */
+size_t sb_vu_inflight_queue_size(uint16_t qsize);
+/* GET_INFLIGHT_FD (a new region, a new instance) and SET_INFLIGHT_FD;
+ * as the message handlers: 1 replied, 0 done, -1 refused. */
+int sb_vu_inflight_get_fd(struct sb_vu_device *dev);
+int sb_vu_inflight_set_fd(struct sb_vu_device *dev);
+/* Unmaps the region. */
+void sb_vu_inflight_unmap(struct sb_vu_device *dev);
 
 #endif

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: the device's instances and the shared in-flight region
+ * (INFLIGHT_SHMFD).  QEMU asks for a region before the first start and
+ * after every device reset (it frees the old one then), and hands the same
+ * region back at every start in between (stop/cont): so a region asked for
+ * is the end of one device instance and the start of the next.
+ *
+ * The region records, per queue, which popped chains are not used yet and
+ * in what order they were popped; a restarted steadyblk could resubmit
+ * them from it (not built yet: docs/vhost-user.md). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "exports/vhost-user/internal.h"
+
+/* One queue's share of the in-flight region. */
+size_t sb_vu_inflight_queue_size(uint16_t qsize)
+{
+	size_t n = sizeof(struct vhost_user_inflight_queue) +
+		   (size_t)qsize * sizeof(struct vhost_user_inflight_desc);
+
+	return (n + VHOST_USER_INFLIGHT_ALIGN - 1) & ~(size_t)(VHOST_USER_INFLIGHT_ALIGN - 1);
+}
+
+/* ---- instances ---- */
+
+struct sb_vu_instance *sb_vu_instance_new(struct sb_vu_device *dev)
+{
+	struct sb_vu_instance *inst = calloc(1, sizeof(*inst));
+
+	if (!inst)
+		return NULL;
+	inst->dev = dev;
+	inst->session.name = dev->name;
+	inst->session.resume = sb_vu_device_resume;
+	sb_disk_attach(dev->exp->disk, &inst->session);
+	return inst;
+}
+
+/* @inst ends: its held requests come back fenced, its requests at the
+ * backend complete unseen; freed once none is left. */
+void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst)
+{
+	TAILQ_INSERT_TAIL(&dev->old_instances, inst, link);
+	sb_disk_detach(&inst->session);
+	inst->detached = true;
+	if (inst->inflight == 0) {
+		TAILQ_REMOVE(&dev->old_instances, inst, link);
+		free(inst);
+	}
+}
+
+/* A device reset: a new instance, the old one's work dropped. */
+static int reset_instance(struct sb_vu_device *dev)
+{
+	struct sb_vu_instance *fresh = sb_vu_instance_new(dev), *old = dev->inst;
+
+	if (!fresh)
+		return -1;
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++) {
+		struct sb_vu_queue *q = &dev->q[i];
+		for (struct sb_vu_slot *sl; (sl = TAILQ_FIRST(&q->unpushed));) {
+			TAILQ_REMOVE(&q->unpushed, sl, link);
+			TAILQ_INSERT_HEAD(&q->free, sl, link);
+		}
+	}
+	if (old->inflight)
+		sb_info("%s: reset with %u requests of the old device still out: held ones are "
+			"dropped, never re-issued; those at the backend finish unseen", dev->name,
+			old->inflight);
+	dev->inst = fresh;
+	sb_vu_instance_end(dev, old);
+	return 0;
+}
+
+/* ---- the in-flight region ---- */
+
+void sb_vu_inflight_unmap(struct sb_vu_device *dev)
+{
+	if (dev->inflight_map)
+		munmap(dev->inflight_map, dev->inflight_size);
+	dev->inflight_map = NULL;
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
+		dev->q[i].region = NULL;
+}
+
+static int map_inflight(struct sb_vu_device *dev, int fd, const struct vhost_user_inflight *in)
+{
+	void *map;
+
+	if (in->num_queues == 0 || in->num_queues > SB_VU_MAX_QUEUES || in->queue_size == 0 ||
+	    in->queue_size > VIRTQ_SIZE_MAX ||
+	    in->mmap_size < in->num_queues * sb_vu_inflight_queue_size(in->queue_size) ||
+	    in->mmap_size > SIZE_MAX || in->mmap_offset % 4096) {
+		sb_warn("%s: an in-flight region of %" PRIu64 " bytes for %u queues of %u",
+			dev->name, in->mmap_size, in->num_queues, in->queue_size);
+		return -1;
+	}
+	map = mmap(NULL, (size_t)in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   (off_t)in->mmap_offset);
+	if (map == MAP_FAILED) {
+		sb_warn("%s: mapping the in-flight region: %s", dev->name, strerror(errno));
+		return -1;
+	}
+	sb_vu_inflight_unmap(dev);
+	dev->inflight_map = map;
+	dev->inflight_size = (size_t)in->mmap_size;
+	dev->inflight_nq = in->num_queues;
+	dev->inflight_qsize = in->queue_size;
+	return 0;
+}
+
+/* GET_INFLIGHT_FD: a fresh region.  QEMU asks before the first start and
+ * after each device reset (it frees the old one then), so this is also
+ * where the instance before a reset ends. */
+int sb_vu_inflight_get_fd(struct sb_vu_device *dev)
+{
+	struct vhost_user_inflight in = dev->msg.p.inflight;
+	int fd, r;
+
+	if (in.num_queues == 0 || in.num_queues > SB_VU_MAX_QUEUES || in.queue_size == 0 ||
+	    in.queue_size > VIRTQ_SIZE_MAX)
+		return -1;
+	in.mmap_size = in.num_queues * sb_vu_inflight_queue_size(in.queue_size);
+	in.mmap_offset = 0;
+	fd = memfd_create("steadyblk-inflight", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)in.mmap_size) < 0 || map_inflight(dev, fd, &in) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < in.num_queues; i++) {
+		struct vhost_user_inflight_queue *region =
+			(struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
+							     i * sb_vu_inflight_queue_size(in.queue_size));
+		region->version = 1;
+		region->desc_num = in.queue_size;
+	}
+	if (reset_instance(dev) < 0) {
+		close(fd);
+		return -1;
+	}
+	r = sb_vu_msg_reply(dev->sock, &dev->msg, &in, sizeof(in), fd);
+	close(fd);
+	if (r < 0) {
+		sb_vu_device_close(dev, "it does not take its replies");
+		return -1;
+	}
+	return 1;
+}
+
+int sb_vu_inflight_set_fd(struct sb_vu_device *dev)
+{
+	int fd = sb_vu_msg_take_fd(&dev->msg, 0);
+	int r = map_inflight(dev, fd, &dev->msg.p.inflight);
+
+	close(fd);
+	return r;
+}
+
