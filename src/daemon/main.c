@@ -177,14 +177,19 @@ static void announce(struct daemon *d)
 		sb_info("metrics served at http://%s/metrics", sb_metrics_where(d->metrics));
 }
 
+/* Requests of closed clients, of every export, still at the backend. */
+static uint64_t exports_inflight(const struct daemon *d)
+{
+	return sb_nbd_server_inflight(d->nbd) + sb_vu_server_inflight(d->vu);
+}
+
 /* Waits for the requests in flight at the backend, at most the bound. */
 static void drain(struct daemon *d)
 {
 	uint64_t deadline = sb_now_ns() + d->cfg.shutdown_timeout_ns;
 	uint64_t now;
 
-	while (sb_nbd_server_inflight(d->nbd) + sb_vu_server_inflight(d->vu) > 0 &&
-	       (now = sb_now_ns()) < deadline)
+	while (exports_inflight(d) > 0 && (now = sb_now_ns()) < deadline)
 		sb_loop_run_once(d->loop, deadline - now);
 }
 
@@ -196,7 +201,7 @@ static void shutdown_all(struct daemon *d)
 		sb_nbd_server_shutdown(d->nbd);
 		sb_vu_server_shutdown(d->vu);
 		drain(d);
-		uint64_t left = sb_nbd_server_inflight(d->nbd) + sb_vu_server_inflight(d->vu);
+		uint64_t left = exports_inflight(d);
 		if (left > 0) {
 			drained = false;
 			sb_warn("%" PRIu64 " requests still at the backend after the shutdown "

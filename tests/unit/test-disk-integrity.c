@@ -29,6 +29,27 @@ static void fill(struct fx *f, int i, unsigned char byte)
 	memset(f->buf[i], byte, sizeof(f->buf[i]));
 }
 
+/* Writes blocks 0..@n-1 (request i fills block i with @first + i), each
+ * acknowledged before the next. */
+static void write_blocks(struct fx *f, int n, unsigned char first)
+{
+	for (int i = 0; i < n; i++) {
+		fill(f, i, (unsigned char)(first + i));
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
+		run_until_done(f, i);
+	}
+}
+
+/* The backend loses its cache with every request parked at it: the
+ * replay's first writes wait there for the test to finish them. */
+static void lose_cache_parked(struct fx *f)
+{
+	stub_lose_cache(f->stub);
+	f->stub->park = true;
+	sb_backend_cache_lost(&f->stub->be, "test");
+	run_for(f, 1);
+}
+
 static int count_event(struct fx *f, enum sb_disk_event_kind k)
 {
 	int n = 0;
@@ -233,11 +254,7 @@ static void test_replay_resumes_at_failed_entry(void **state)
 	struct fx *f = *state;
 	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
 	open_disk_with_log(f, 1 << 20);
-	for (int i = 0; i < 3; i++) {
-		fill(f, i, (unsigned char)(0x41 + i));
-		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
-		run_until_done(f, i);
-	}
+	write_blocks(f, 3, 0x41);
 	assert_int_equal(f->stub->submitted, 3);
 	stub_lose_cache(f->stub);
 	f->stub->fail_err = -EIO;
@@ -282,11 +299,7 @@ static void test_replay_retries_failed_entry_alone(void **state)
 	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC; /* a probe tick: never here */
 	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
 	open_disk_with_log(f, 1 << 20);
-	for (int i = 0; i < 6; i++) {
-		fill(f, i, (unsigned char)(0x61 + i));
-		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
-		run_until_done(f, i);
-	}
+	write_blocks(f, 6, 0x61);
 	fill(f, 6, 0x7e); /* newer data over entry 1 */
 	submit(f, 6, SB_OP_WRITE, 4096, 4096, NULL);
 	run_until_done(f, 6);
@@ -340,15 +353,8 @@ static void test_hung_replay_that_progresses_degrades(void **state)
 	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC;
 	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
 	open_disk_with_log(f, 1 << 20);
-	for (int i = 0; i < 4; i++) {
-		fill(f, i, (unsigned char)(0x31 + i));
-		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
-		run_until_done(f, i);
-	}
-	stub_lose_cache(f->stub);
-	f->stub->park = true;
-	sb_backend_cache_lost(&f->stub->be, "test");
-	run_for(f, 1);
+	write_blocks(f, 4, 0x31);
+	lose_cache_parked(f);
 	assert_int_equal(f->stub->nqueue, 4);
 	stub_finish_one(f->stub, parked_at(f, 0), -EIO); /* the first: down? */
 	stub_finish_parked(f->stub);
@@ -386,15 +392,8 @@ static void test_outage_during_flaky_replay_keeps_retries(void **state)
 	f->policy.retry_interval_ns = 10 * SB_NS_PER_MS;
 	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_MS;
 	open_disk_with_log(f, 1 << 20);
-	for (int i = 0; i < N; i++) {
-		fill(f, i, (unsigned char)(0x10 + i));
-		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
-		run_until_done(f, i);
-	}
-	stub_lose_cache(f->stub);
-	f->stub->park = true;
-	sb_backend_cache_lost(&f->stub->be, "test");
-	run_for(f, 1);
+	write_blocks(f, N, 0x10);
+	lose_cache_parked(f);
 	assert_int_equal(f->stub->nqueue, N);
 	stub_finish_one(f->stub, parked_at(f, 0), 0); /* progress: flaky from here */
 	for (int i = 1; i < N; i++) /* then a streak: the backend looks down */
@@ -417,11 +416,7 @@ static void test_replay_retry_dropped_on_new_loss(void **state)
 	f->policy.retry_interval_ns = 10 * SB_NS_PER_SEC;
 	f->policy.retry_max_interval_ns = 10 * SB_NS_PER_SEC;
 	open_disk_with_log(f, 1 << 20);
-	for (int i = 0; i < 3; i++) {
-		fill(f, i, (unsigned char)(0x21 + i));
-		submit(f, i, SB_OP_WRITE, (uint64_t)i * 4096, 4096, NULL);
-		run_until_done(f, i);
-	}
+	write_blocks(f, 3, 0x21);
 	stub_lose_cache(f->stub);
 	f->stub->fail_err = -EIO;
 	f->stub->fail_range = true;

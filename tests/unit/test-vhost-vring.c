@@ -79,13 +79,19 @@ static void offer(struct fx *f, uint16_t head)
 	__atomic_store_n(&avail(f)->idx, htole16(f->avail_next), __ATOMIC_RELEASE);
 }
 
-static void setup_ring(struct fx *f, uint64_t features)
+/* The front end's addresses of the test's ring. */
+static struct vhost_user_vring_addr ring_addr(void)
 {
-	struct vhost_user_vring_addr a = {
+	return (struct vhost_user_vring_addr){
 		.desc_user_addr = UVA_BASE + DESC_GPA,
 		.avail_user_addr = UVA_BASE + AVAIL_GPA,
 		.used_user_addr = UVA_BASE + USED_GPA,
 	};
+}
+
+static void setup_ring(struct fx *f, uint64_t features)
+{
+	struct vhost_user_vring_addr a = ring_addr();
 	struct sb_error *err = NULL;
 	assert_int_equal(sb_vu_vring_setup(&f->vq, &f->mem, QSIZE, &a, features, 0, &err), 0);
 }
@@ -129,6 +135,18 @@ static void expect_broken(struct fx *f, const char *what)
 	assert_int_equal(pop(f), 0);
 }
 
+/* A call that must fail with -1 and an error whose message holds @what
+ * (any message when NULL); the error is freed. */
+static void expect_refused(int rc, struct sb_error **err, const char *what)
+{
+	assert_int_equal(rc, -1);
+	assert_non_null(*err);
+	if (what)
+		assert_non_null(strstr((*err)->msg, what));
+	sb_error_free(*err);
+	*err = NULL;
+}
+
 /* ---- the memory table ---- */
 
 static void test_mem_translates_within_regions(void **state)
@@ -161,33 +179,21 @@ static void test_mem_refuses_bad_regions(void **state)
 	struct sb_error *err = NULL;
 	struct vhost_user_mem_region r = region(SPLIT - 4096, 8192);
 
-	assert_int_equal(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), -1);
-	assert_non_null(strstr(err->msg, "overlaps"));
-	sb_error_free(err);
-	err = NULL;
+	expect_refused(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), &err, "overlaps");
 	r = region(UINT64_MAX - 4095, 8192);
-	assert_int_equal(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), -1);
-	assert_non_null(strstr(err->msg, "wraps"));
-	sb_error_free(err);
-	err = NULL;
+	expect_refused(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), &err, "wraps");
 	r = region(4 * GUEST_SIZE, 0);
-	assert_int_equal(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), -1);
-	sb_error_free(err);
-	err = NULL;
+	expect_refused(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), &err, NULL);
 	/* the table is bounded */
 	for (unsigned i = f->mem.n; i < VHOST_USER_MAX_MEM_SLOTS; i++) {
 		r = region((uint64_t)(i + 4) * GUEST_SIZE, 4096);
 		assert_int_equal(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), 0);
 	}
 	r = region(UINT64_C(1) << 40, 4096);
-	assert_int_equal(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), -1);
-	sb_error_free(err);
-	err = NULL;
+	expect_refused(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), &err, NULL);
 	/* removing needs an exact match */
 	r = region(0, SPLIT / 2);
-	assert_int_equal(sb_vu_mem_remove(&f->mem, &r, &err), -1);
-	sb_error_free(err);
-	err = NULL;
+	expect_refused(sb_vu_mem_remove(&f->mem, &r, &err), &err, NULL);
 	r = region(0, SPLIT);
 	assert_int_equal(sb_vu_mem_remove(&f->mem, &r, &err), 0);
 	assert_null(sb_vu_mem_gpa(&f->mem, 0x100, 16));
@@ -311,11 +317,7 @@ static void test_buffer_outside_guest_memory(void **state)
 static void test_more_buffers_than_room(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_user_vring_addr a = {
-		.desc_user_addr = UVA_BASE + DESC_GPA,
-		.avail_user_addr = UVA_BASE + AVAIL_GPA,
-		.used_user_addr = UVA_BASE + USED_GPA,
-	};
+	struct vhost_user_vring_addr a = ring_addr();
 	struct sb_error *err = NULL;
 
 	/* a queue of 32 whose chain of 20 needs more than 16 iovecs */
@@ -464,23 +466,13 @@ static void test_setup_refuses_bad_rings(void **state)
 {
 	struct fx *f = *state;
 	struct sb_error *err = NULL;
-	struct vhost_user_vring_addr a = {
-		.desc_user_addr = UVA_BASE + DESC_GPA,
-		.avail_user_addr = UVA_BASE + AVAIL_GPA,
-		.used_user_addr = UVA_BASE + USED_GPA,
-	};
+	struct vhost_user_vring_addr a = ring_addr();
 
-	assert_int_equal(sb_vu_vring_setup(&f->vq, &f->mem, 6, &a, 0, 0, &err), -1);
-	sb_error_free(err);
-	err = NULL;
+	expect_refused(sb_vu_vring_setup(&f->vq, &f->mem, 6, &a, 0, 0, &err), &err, NULL);
 	a.used_user_addr = UVA_BASE + GUEST_SIZE - 16;
-	assert_int_equal(sb_vu_vring_setup(&f->vq, &f->mem, QSIZE, &a, 0, 0, &err), -1);
-	sb_error_free(err);
-	err = NULL;
+	expect_refused(sb_vu_vring_setup(&f->vq, &f->mem, QSIZE, &a, 0, 0, &err), &err, NULL);
 	a.used_user_addr = UVA_BASE + USED_GPA + 2;
-	assert_int_equal(sb_vu_vring_setup(&f->vq, &f->mem, QSIZE, &a, 0, 0, &err), -1);
-	assert_non_null(strstr(err->msg, "misaligned"));
-	sb_error_free(err);
+	expect_refused(sb_vu_vring_setup(&f->vq, &f->mem, QSIZE, &a, 0, 0, &err), &err, "misaligned");
 	assert_int_equal(f->vq.num, 0);
 	assert_int_equal(pop(f), 0); /* not set up: nothing to pop */
 }

@@ -15,6 +15,11 @@
 #include "base/log.h"
 #include "exports/vhost-user/internal.h"
 
+static bool writes_refused(const struct sb_vu_export *exp)
+{
+	return exp->read_only || (sb_disk_backend(exp->disk)->caps & SB_CAP_READ_ONLY);
+}
+
 uint64_t sb_vu_blk_features(const struct sb_vu_export *exp)
 {
 	uint32_t caps = sb_disk_backend(exp->disk)->caps;
@@ -27,7 +32,7 @@ uint64_t sb_vu_blk_features(const struct sb_vu_export *exp)
 
 	if (caps & SB_CAP_FLUSH)
 		f |= UINT64_C(1) << VIRTIO_BLK_F_FLUSH;
-	if (exp->read_only || (caps & SB_CAP_READ_ONLY))
+	if (writes_refused(exp))
 		f |= UINT64_C(1) << VIRTIO_BLK_F_RO;
 	else {
 		if (caps & SB_CAP_TRIM)
@@ -189,11 +194,6 @@ static void submit(struct sb_vu_slot *s, enum sb_op op, uint32_t flags, uint64_t
 	if (op != SB_OP_READ && op != SB_OP_WRITE)
 		s->req.buf = NULL;
 	sb_disk_submit(dev->exp->disk, &s->req);
-}
-
-static bool writes_refused(const struct sb_vu_export *exp)
-{
-	return exp->read_only || (sb_disk_backend(exp->disk)->caps & SB_CAP_READ_ONLY);
 }
 
 void sb_vu_blk_start(struct sb_vu_slot *s)

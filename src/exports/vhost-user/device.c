@@ -59,6 +59,17 @@ static void queue_init(struct sb_vu_device *dev, unsigned i)
 	TAILQ_INIT(&q->unpushed);
 }
 
+/* The slots and their bounce buffers go. */
+static void queue_free_slots(struct sb_vu_queue *q)
+{
+	for (unsigned i = 0; i < q->nslots; i++)
+		free(((struct sb_vu_slot *)(q->slot_mem + i * q->slot_size))->bounce);
+	free(q->slot_mem);
+	q->slot_mem = NULL;
+	q->nslots = 0;
+	TAILQ_INIT(&q->free);
+}
+
 /* Slots for every entry of the ring, made when the ring starts. */
 static int queue_alloc_slots(struct sb_vu_queue *q)
 {
@@ -69,12 +80,8 @@ static int queue_alloc_slots(struct sb_vu_queue *q)
 		return 0;
 	if (q->inflight || !TAILQ_EMPTY(&q->unpushed))
 		return -EBUSY;
-	for (unsigned i = 0; i < q->nslots; i++)
-		free(((struct sb_vu_slot *)(q->slot_mem + i * q->slot_size))->bounce);
-	free(q->slot_mem);
+	queue_free_slots(q);
 	q->slot_mem = calloc(q->num, size);
-	q->nslots = 0;
-	TAILQ_INIT(&q->free);
 	if (!q->slot_mem)
 		return -ENOMEM;
 	q->slot_size = size;
@@ -145,10 +152,7 @@ static void queue_maybe_start(struct sb_vu_queue *q)
 		sb_warn("%s: queue %u: no memory for %u request slots", dev->name, q->index, q->num);
 		return;
 	}
-	q->region = NULL;
-	if (dev->inflight_map && q->index < dev->inflight_nq && dev->inflight_qsize == q->num)
-		q->region = (struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
-								 q->index * sb_vu_inflight_queue_size(q->num));
+	q->region = sb_vu_inflight_queue(dev, q->index, q->num);
 	q->started = true;
 	/* What completed while the ring was stopped goes to the guest now. */
 	for (struct sb_vu_slot *s; (s = TAILQ_FIRST(&q->unpushed));) {
@@ -192,7 +196,7 @@ static void queue_run(void *opaque)
 			return;
 		}
 		TAILQ_REMOVE(&q->free, s, link);
-		if (q->region && s->chain.head < q->num) {
+		if (q->region) { /* the head is below q->num: pop checked it */
 			q->region->desc[s->chain.head].counter = ++dev->pop_counter;
 			q->region->desc[s->chain.head].inflight = 1;
 		}
@@ -327,7 +331,8 @@ static int set_vring_fd(struct sb_vu_device *dev, bool kick)
 	return 0;
 }
 
-/* GET_VRING_BASE: the ring stops; the answer waits for its requests. */
+/* GET_VRING_BASE: the ring stops.  With the in-flight region the answer
+ * goes at once; without it, once the queue's requests are done. */
 static int get_vring_base(struct sb_vu_device *dev)
 {
 	struct sb_vu_queue *q = msg_queue(dev, dev->msg.p.state.index);
@@ -625,9 +630,7 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 		sb_loop_defer_cancel(dev->loop, &q->notify);
 		if (q->call_fd >= 0)
 			close(q->call_fd);
-		for (unsigned j = 0; j < q->nslots; j++)
-			free(((struct sb_vu_slot *)(q->slot_mem + j * q->slot_size))->bounce);
-		free(q->slot_mem);
+		queue_free_slots(q);
 	}
 	if (dev->sock >= 0) {
 		sb_loop_watch_del(dev->loop, &dev->sock_watch);

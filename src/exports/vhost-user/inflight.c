@@ -27,6 +27,22 @@ size_t sb_vu_inflight_queue_size(uint16_t qsize)
 	return (n + VHOST_USER_INFLIGHT_ALIGN - 1) & ~(size_t)(VHOST_USER_INFLIGHT_ALIGN - 1);
 }
 
+struct vhost_user_inflight_queue *sb_vu_inflight_queue(struct sb_vu_device *dev, unsigned index,
+						       uint16_t qsize)
+{
+	if (!dev->inflight_map || index >= dev->inflight_nq || dev->inflight_qsize != qsize)
+		return NULL;
+	return (struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
+						    index * sb_vu_inflight_queue_size(qsize));
+}
+
+/* Queues and a queue size this device can have. */
+static bool shape_ok(const struct vhost_user_inflight *in)
+{
+	return in->num_queues && in->num_queues <= SB_VU_MAX_QUEUES && in->queue_size &&
+	       in->queue_size <= VIRTQ_SIZE_MAX;
+}
+
 /* ---- instances ---- */
 
 struct sb_vu_instance *sb_vu_instance_new(struct sb_vu_device *dev)
@@ -93,8 +109,7 @@ static int map_inflight(struct sb_vu_device *dev, int fd, const struct vhost_use
 {
 	void *map;
 
-	if (in->num_queues == 0 || in->num_queues > SB_VU_MAX_QUEUES || in->queue_size == 0 ||
-	    in->queue_size > VIRTQ_SIZE_MAX ||
+	if (!shape_ok(in) ||
 	    in->mmap_size < in->num_queues * sb_vu_inflight_queue_size(in->queue_size) ||
 	    in->mmap_size > SIZE_MAX || in->mmap_offset % 4096) {
 		sb_warn("%s: an in-flight region of %" PRIu64 " bytes for %u queues of %u",
@@ -123,8 +138,7 @@ int sb_vu_inflight_get_fd(struct sb_vu_device *dev)
 	struct vhost_user_inflight in = dev->msg.p.inflight;
 	int fd, r;
 
-	if (in.num_queues == 0 || in.num_queues > SB_VU_MAX_QUEUES || in.queue_size == 0 ||
-	    in.queue_size > VIRTQ_SIZE_MAX)
+	if (!shape_ok(&in))
 		return -1;
 	in.mmap_size = in.num_queues * sb_vu_inflight_queue_size(in.queue_size);
 	in.mmap_offset = 0;
@@ -135,9 +149,7 @@ int sb_vu_inflight_get_fd(struct sb_vu_device *dev)
 		return -1;
 	}
 	for (unsigned i = 0; i < in.num_queues; i++) {
-		struct vhost_user_inflight_queue *region =
-			(struct vhost_user_inflight_queue *)((unsigned char *)dev->inflight_map +
-							     i * sb_vu_inflight_queue_size(in.queue_size));
+		struct vhost_user_inflight_queue *region = sb_vu_inflight_queue(dev, i, in.queue_size);
 		region->version = 1;
 		region->desc_num = in.queue_size;
 	}

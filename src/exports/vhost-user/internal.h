@@ -167,6 +167,10 @@ size_t sb_vu_inflight_queue_size(uint16_t qsize);
  * as the message handlers: 1 replied, 0 done, -1 refused. */
 int sb_vu_inflight_get_fd(struct sb_vu_device *dev);
 int sb_vu_inflight_set_fd(struct sb_vu_device *dev);
+/* Queue @index's share of the region, when there is one for queues of
+ * @qsize; NULL otherwise. */
+struct vhost_user_inflight_queue *sb_vu_inflight_queue(struct sb_vu_device *dev, unsigned index,
+						       uint16_t qsize);
 /* Unmaps the region. */
 void sb_vu_inflight_unmap(struct sb_vu_device *dev);
 

@@ -141,14 +141,6 @@ void sb_vu_mem_clear(struct sb_vu_mem *m)
 		drop(m, m->n - 1);
 }
 
-void *sb_vu_mem_gpa(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len)
-{
-	for (unsigned i = 0; i < m->n; i++)
-		if (range_within(gpa, len, m->r[i].gpa, m->r[i].size))
-			return m->r[i].hva + (gpa - m->r[i].gpa);
-	return NULL;
-}
-
 void *sb_vu_mem_uva(const struct sb_vu_mem *m, uint64_t uva, uint64_t len)
 {
 	for (unsigned i = 0; i < m->n; i++)
@@ -164,6 +156,13 @@ static const struct sb_vu_region *region_at(const struct sb_vu_mem *m, uint64_t 
 		if (gpa >= m->r[i].gpa && gpa - m->r[i].gpa < m->r[i].size)
 			return &m->r[i];
 	return NULL;
+}
+
+void *sb_vu_mem_gpa(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len)
+{
+	const struct sb_vu_region *r = region_at(m, gpa);
+
+	return r && len <= r->size - (gpa - r->gpa) ? r->hva + (gpa - r->gpa) : NULL;
 }
 
 int sb_vu_mem_gpa_iov(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len,

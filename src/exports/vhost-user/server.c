@@ -38,6 +38,12 @@ struct sb_vu_server *sb_vu_server_new(struct sb_loop *loop)
 	return srv;
 }
 
+/* Is the option name [@key, + @klen) @name? */
+static bool key_is(const char *key, size_t klen, const char *name)
+{
+	return klen == strlen(name) && memcmp(key, name, klen) == 0;
+}
+
 static int parse_option(struct sb_vu_export *exp, const char *opt, size_t len,
 			struct sb_error **errp)
 {
@@ -48,7 +54,7 @@ static int parse_option(struct sb_vu_export *exp, const char *opt, size_t len,
 
 	if (!eq)
 		return sb_error_set(errp, "option '%.*s' has no value", (int)len, opt);
-	if (klen == 10 && !memcmp(opt, "num-queues", 10)) {
+	if (key_is(opt, klen, "num-queues")) {
 		char buf[8], *end;
 		unsigned long n;
 		if (vlen == 0 || vlen >= sizeof(buf))
@@ -59,14 +65,14 @@ static int parse_option(struct sb_vu_export *exp, const char *opt, size_t len,
 		if (*end || n < 1 || n > SB_VU_MAX_QUEUES)
 			return sb_error_set(errp, "num-queues must be 1 to %d", SB_VU_MAX_QUEUES);
 		exp->num_queues = (unsigned)n;
-	} else if (klen == 9 && !memcmp(opt, "read-only", 9)) {
-		if (vlen == 2 && !memcmp(v, "on", 2))
+	} else if (key_is(opt, klen, "read-only")) {
+		if (key_is(v, vlen, "on"))
 			exp->read_only = true;
-		else if (vlen == 3 && !memcmp(v, "off", 3))
+		else if (key_is(v, vlen, "off"))
 			exp->read_only = false;
 		else
 			return sb_error_set(errp, "read-only must be on or off");
-	} else if (klen == 6 && !memcmp(opt, "serial", 6)) {
+	} else if (key_is(opt, klen, "serial")) {
 		if (vlen > VIRTIO_BLK_ID_BYTES)
 			return sb_error_set(errp, "serial is at most %d characters",
 					    VIRTIO_BLK_ID_BYTES);
@@ -153,14 +159,13 @@ int sb_vu_server_add_export(struct sb_vu_server *srv, const char *uri, struct sb
 	exp->loop = srv->loop;
 	exp->disk = disk;
 	exp->num_queues = 1;
-	exp->read_only = read_only;
 	exp->listen_fd = -1;
 	TAILQ_INIT(&exp->closing);
 	if (parse_uri(exp, uri, errp) < 0) {
 		export_free(exp);
 		return -1;
 	}
-	exp->read_only |= read_only;
+	exp->read_only |= read_only; /* --read-only wins over read-only=off */
 	format_uri(exp, canon, sizeof(canon));
 	exp->uri = strdup(canon);
 	if (!exp->uri) {
