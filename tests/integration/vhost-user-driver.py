@@ -37,6 +37,15 @@ class Frontend:
         self.mem = mmap.mmap(self.memfd, MEM)
         self.avail_idx = 0
         self.kick = self.call = None
+        self.inflight = None  # the region's message and fd, as QEMU keeps them
+
+    def reconnect(self, path):
+        """A new connection to a (restarted) daemon, as QEMU's
+        reconnect=1 makes: the same guest memory and in-flight region."""
+        self.sock.close()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(path)
 
     def send(self, request, payload=b'', fds=(), flags=VERSION, size=None):
         data = HDR.pack(request, flags, len(payload) if size is None else size) + payload
@@ -56,9 +65,13 @@ class Frontend:
         self.send(GET_INFLIGHT_FD, struct.pack('<QQHHxxxx', 0, 0, queues, size))
         r = self.recv()
         assert r and len(self.fds) == 1, r
-        fd = self.fds[0]
-        self.send(SET_INFLIGHT_FD, r[2], [fd])
-        os.close(fd)
+        if self.inflight:
+            os.close(self.inflight[1])
+        self.inflight = (r[2], self.fds[0])
+        self.send(SET_INFLIGHT_FD, *self.inflight_msg())
+
+    def inflight_msg(self):
+        return self.inflight[0], [self.inflight[1]]
 
     def get_vring_base(self, index=0):
         self.send(GET_VRING_BASE, struct.pack('<II', index, 0))
@@ -81,15 +94,20 @@ class Frontend:
         r = self.recv()
         return struct.unpack('<Q', r[2])[0]
 
-    def start(self, protocol=False, base=0):
+    def start(self, protocol=False, base=0, keep_region=False):
         """Memory, one ring, kick and call eventfds; the ring is running.
         With @protocol the protocol features are acked, and with them the
-        in-flight region; the ring then runs once enabled."""
+        in-flight region (the one kept, with @keep_region, as QEMU hands
+        it to a back end it reconnected to); the ring then runs once
+        enabled."""
         features = VERSION_1 | (F_PROTOCOL_FEATURES if protocol else 0)
         self.send(SET_FEATURES, struct.pack('<Q', features))
         if protocol:
             self.send(SET_PROTOCOL_FEATURES, struct.pack('<Q', PROTOCOL_F_INFLIGHT_SHMFD))
-            self.inflight_region(1, QSIZE)
+            if keep_region:
+                self.send(SET_INFLIGHT_FD, *self.inflight_msg())
+            else:
+                self.inflight_region(1, QSIZE)
         self.send(SET_OWNER)
         region = struct.pack('<QQQQ', 0, MEM, UVA, 0)
         self.send(SET_MEM_TABLE, struct.pack('<II', 1, 0) + region, [self.memfd])
@@ -123,30 +141,37 @@ class Frontend:
                 raise TimeoutError(f'used index {self.used_idx()}, waited for {n}')
             time.sleep(0.01)
 
-    def write_sector(self, sector, data, head=0, wait=True):
-        """A virtio-blk OUT request for one sector; its status if @wait."""
-        self.mem[DATA:DATA + 16] = struct.pack('<IIQ', 1, 0, sector)
-        self.mem[DATA + 0x200:DATA + 0x400] = data
-        self.mem[DATA + 0x1000] = 0xff
-        self.desc(head, DATA, 16, F_NEXT, head + 1)
-        self.desc(head + 1, DATA + 0x200, 512, F_NEXT, head + 2)
-        self.desc(head + 2, DATA + 0x1000, 1, F_WRITE)
+    def write_sector(self, sector, data, head=0, wait=True, at=DATA):
+        """A virtio-blk OUT request for one sector, its header, data and
+        status at guest address @at; its status if @wait."""
+        self.mem[at:at + 16] = struct.pack('<IIQ', 1, 0, sector)
+        self.mem[at + 0x200:at + 0x400] = data
+        self.mem[at + 0x1000] = 0xff
+        self.desc(head, at, 16, F_NEXT, head + 1)
+        self.desc(head + 1, at + 0x200, 512, F_NEXT, head + 2)
+        self.desc(head + 2, at + 0x1000, 1, F_WRITE)
         done = self.used_idx()
         self.offer(head)
         if wait:
             self.wait_used(done + 1)
-            return self.mem[DATA + 0x1000]
+            return self.mem[at + 0x1000]
         return None
 
-    def read_sector(self, sector, head=0):
-        """A virtio-blk IN request for one sector: (status, data)."""
-        self.mem[DATA:DATA + 16] = struct.pack('<IIQ', 0, 0, sector)
-        self.mem[DATA + 0x200:DATA + 0x400] = b'\xee' * 512
-        self.mem[DATA + 0x1000] = 0xff
-        self.desc(head, DATA, 16, F_NEXT, head + 1)
-        self.desc(head + 1, DATA + 0x200, 512, F_NEXT | F_WRITE, head + 2)
-        self.desc(head + 2, DATA + 0x1000, 1, F_WRITE)
+    def read_sector(self, sector, head=0, wait=True, at=DATA):
+        """A virtio-blk IN request for one sector: (status, data) if @wait."""
+        self.mem[at:at + 16] = struct.pack('<IIQ', 0, 0, sector)
+        self.mem[at + 0x200:at + 0x400] = b'\xee' * 512
+        self.mem[at + 0x1000] = 0xff
+        self.desc(head, at, 16, F_NEXT, head + 1)
+        self.desc(head + 1, at + 0x200, 512, F_NEXT | F_WRITE, head + 2)
+        self.desc(head + 2, at + 0x1000, 1, F_WRITE)
         done = self.used_idx()
         self.offer(head)
+        if not wait:
+            return None
         self.wait_used(done + 1)
-        return self.mem[DATA + 0x1000], bytes(self.mem[DATA + 0x200:DATA + 0x400])
+        return self.request_result(at)
+
+    def request_result(self, at=DATA):
+        """(status, data) of the one-sector request at guest address @at."""
+        return self.mem[at + 0x1000], bytes(self.mem[at + 0x200:at + 0x400])

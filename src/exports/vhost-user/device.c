@@ -124,15 +124,52 @@ static void push_slot(struct sb_vu_slot *s)
 {
 	struct sb_vu_queue *q = s->q;
 
-	if (q->region)
-		q->region->last_batch_head = s->chain.head;
-	sb_vu_vring_push(&q->ring, s->chain.head, s->in_len);
-	if (q->region) {
-		q->region->desc[s->chain.head].inflight = 0;
-		q->region->used_idx = q->ring.used_idx;
-	}
+	sb_vu_inflight_push(q->region, &q->ring, s->chain.head, s->in_len);
 	sb_loop_defer(q->dev->loop, &q->notify);
 	TAILQ_INSERT_HEAD(&q->free, s, link);
+}
+
+/* The first start on a region kept from a back end before this one (a
+ * restarted steadyblk that QEMU reconnected to): the chains it popped and
+ * never gave back are popped again, oldest first, before any new one. */
+static void queue_adopt_region(struct sb_vu_queue *q)
+{
+	struct sb_vu_device *dev = q->dev;
+	uint64_t newest;
+	int n;
+
+	q->adopt_region = false;
+	q->nresubmit = q->resubmit_next = 0;
+	free(q->resubmit);
+	if (!(q->resubmit = malloc(q->num * sizeof(*q->resubmit)))) {
+		sb_warn("%s: queue %u: no memory to read the in-flight region: what it records "
+			"is not resubmitted", dev->name, q->index);
+		return;
+	}
+	n = sb_vu_inflight_scan(q->region, q->num, q->ring.used_idx, q->resubmit, &newest);
+	if (n < 0) {
+		sb_warn("%s: queue %u: the in-flight region does not describe a queue of %u: "
+			"nothing is resubmitted from it", dev->name, q->index, q->num);
+		return;
+	}
+	/* The steadyblk before may have pushed without an interrupt. */
+	sb_loop_defer(dev->loop, &q->notify);
+	if (n == 0)
+		return;
+	q->nresubmit = (unsigned)n;
+	dev->pop_counter = SB_MAX(dev->pop_counter, newest);
+	sb_vu_vring_skip(&q->ring, (uint16_t)n);
+	sb_info("%s: queue %u: resubmitting %d requests left unanswered by the steadyblk "
+		"before this one, in their order", dev->name, q->index, n);
+}
+
+/* The next chain to start: one left by a back end before, or a new one. */
+static int queue_next_chain(struct sb_vu_queue *q, struct sb_vu_slot *s, const char **why)
+{
+	if (q->resubmit_next < q->nresubmit)
+		return sb_vu_vring_chain(&q->ring, &q->dev->mem, q->resubmit[q->resubmit_next++],
+					 &s->chain, s->iov, SB_VU_SLOT_IOV, why);
+	return sb_vu_vring_pop(&q->ring, &q->dev->mem, &s->chain, s->iov, SB_VU_SLOT_IOV, why);
 }
 
 /* Starts popping once the ring has everything it needs. */
@@ -153,6 +190,8 @@ static void queue_maybe_start(struct sb_vu_queue *q)
 		return;
 	}
 	q->region = sb_vu_inflight_queue(dev, q->index, q->num);
+	if (q->region && q->adopt_region)
+		queue_adopt_region(q);
 	q->started = true;
 	/* What completed while the ring was stopped goes to the guest now. */
 	for (struct sb_vu_slot *s; (s = TAILQ_FIRST(&q->unpushed));) {
@@ -184,7 +223,7 @@ static void queue_run(void *opaque)
 
 		if (!s || !sb_disk_accepting(dev->exp->disk, &dev->inst->session))
 			return; /* a completion, or the session's resume(), runs it again */
-		r = sb_vu_vring_pop(&q->ring, &dev->mem, &s->chain, s->iov, SB_VU_SLOT_IOV, &why);
+		r = queue_next_chain(q, s, &why);
 		if (r == 0) {
 			if (!sb_vu_vring_arm(&q->ring))
 				return;
@@ -196,10 +235,8 @@ static void queue_run(void *opaque)
 			return;
 		}
 		TAILQ_REMOVE(&q->free, s, link);
-		if (q->region) { /* the head is below q->num: pop checked it */
-			q->region->desc[s->chain.head].counter = ++dev->pop_counter;
-			q->region->desc[s->chain.head].inflight = 1;
-		}
+		if (q->region) /* the head is below q->num: the walk checked it */
+			sb_vu_inflight_popped(q->region, s->chain.head, ++dev->pop_counter);
 		s->inst = dev->inst;
 		s->inst->inflight++;
 		q->inflight++;
@@ -309,6 +346,8 @@ static int set_vring_fd(struct sb_vu_device *dev, bool kick)
 		if (q->call_fd >= 0)
 			close(q->call_fd);
 		q->call_fd = fd;
+		if (q->started) /* what was pushed before it had no fd to go by */
+			sb_loop_defer(dev->loop, &q->notify);
 		return 0;
 	}
 	queue_stop(q);
@@ -631,6 +670,7 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 		if (q->call_fd >= 0)
 			close(q->call_fd);
 		queue_free_slots(q);
+		free(q->resubmit);
 	}
 	if (dev->sock >= 0) {
 		sb_loop_watch_del(dev->loop, &dev->sock_watch);

@@ -6,8 +6,10 @@
  * is the end of one device instance and the start of the next.
  *
  * The region records, per queue, which popped chains are not used yet and
- * in what order they were popped; a restarted steadyblk could resubmit
- * them from it (not built yet: docs/vhost-user.md). */
+ * in what order they were popped (inflight-queue.h).  A connection whose
+ * first region is handed to it (SET_INFLIGHT_FD, no GET before) is QEMU
+ * reconnecting to a restarted steadyblk: what the region records in
+ * flight is resubmitted, oldest first, when each queue starts. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -17,15 +19,6 @@
 
 #include "base/log.h"
 #include "exports/vhost-user/internal.h"
-
-/* One queue's share of the in-flight region. */
-size_t sb_vu_inflight_queue_size(uint16_t qsize)
-{
-	size_t n = sizeof(struct vhost_user_inflight_queue) +
-		   (size_t)qsize * sizeof(struct vhost_user_inflight_desc);
-
-	return (n + VHOST_USER_INFLIGHT_ALIGN - 1) & ~(size_t)(VHOST_USER_INFLIGHT_ALIGN - 1);
-}
 
 struct vhost_user_inflight_queue *sb_vu_inflight_queue(struct sb_vu_device *dev, unsigned index,
 						       uint16_t qsize)
@@ -84,6 +77,8 @@ static int reset_instance(struct sb_vu_device *dev)
 			TAILQ_REMOVE(&q->unpushed, sl, link);
 			TAILQ_INSERT_HEAD(&q->free, sl, link);
 		}
+		q->nresubmit = q->resubmit_next = 0; /* the old instance's, fenced */
+		q->adopt_region = false;
 	}
 	if (old->inflight)
 		sb_info("%s: reset with %u requests of the old device still out: held ones are "
@@ -169,9 +164,13 @@ int sb_vu_inflight_get_fd(struct sb_vu_device *dev)
 int sb_vu_inflight_set_fd(struct sb_vu_device *dev)
 {
 	int fd = sb_vu_msg_take_fd(&dev->msg, 0);
+	bool first = !dev->inflight_map; /* none asked for nor handed before */
 	int r = map_inflight(dev, fd, &dev->msg.p.inflight);
 
 	close(fd);
+	if (r == 0 && first)
+		for (unsigned i = 0; i < dev->inflight_nq; i++)
+			dev->q[i].adopt_region = true;
 	return r;
 }
 

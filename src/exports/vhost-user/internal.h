@@ -16,6 +16,7 @@
 
 #include "base/loop.h"
 #include "core/disk.h"
+#include "exports/vhost-user/inflight-queue.h"
 #include "exports/vhost-user/mem.h"
 #include "exports/vhost-user/msg.h"
 #include "exports/vhost-user/vring.h"
@@ -78,6 +79,11 @@ struct sb_vu_queue {
 	 * when it starts again, dropped if the device is reset first. */
 	TAILQ_HEAD(, sb_vu_slot) unpushed;
 	struct vhost_user_inflight_queue *region; /* in dev->inflight_map, or NULL */
+	/* A region kept from a back end before this one: read at the next
+	 * start, and what it left in flight popped again first. */
+	bool adopt_region;
+	uint16_t *resubmit;           /* heads, oldest pop first */
+	unsigned nresubmit, resubmit_next;
 };
 
 struct sb_vu_export;
@@ -161,9 +167,9 @@ struct sb_vu_instance *sb_vu_instance_new(struct sb_vu_device *dev);
 /* @inst ends: its held requests come back fenced, those at the backend
  * complete unseen; it is freed once none is left. */
 void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst);
-/* Bytes of one queue's share of the region, for queues of @qsize. */
-size_t sb_vu_inflight_queue_size(uint16_t qsize);
-/* GET_INFLIGHT_FD (a new region, a new instance) and SET_INFLIGHT_FD;
+/* GET_INFLIGHT_FD (a new region, a new instance) and SET_INFLIGHT_FD (a
+ * region kept by the front end: the first one a connection sees comes from
+ * a back end before it, and is adopted);
  * as the message handlers: 1 replied, 0 done, -1 refused. */
 int sb_vu_inflight_get_fd(struct sb_vu_device *dev);
 int sb_vu_inflight_set_fd(struct sb_vu_device *dev);

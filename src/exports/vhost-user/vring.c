@@ -162,10 +162,23 @@ static int broken(struct sb_vu_vring *vq, const char **why, const char *what)
 	return -EINVAL;
 }
 
+int sb_vu_vring_chain(struct sb_vu_vring *vq, const struct sb_vu_mem *m, uint16_t head,
+		      struct sb_vu_chain *c, struct iovec *iov, unsigned room, const char **why)
+{
+	struct walk w = { .m = m, .c = c, .iov = iov, .room = room };
+
+	if (vq->broken || !vq->num)
+		return broken(vq, why, "a chain asked of a ring not set up");
+	memset(c, 0, sizeof(*c));
+	c->head = head;
+	if (walk_table(&w, vq->desc, vq->num, head, vq->indirect) < 0)
+		return broken(vq, why, w.why);
+	return 1;
+}
+
 int sb_vu_vring_pop(struct sb_vu_vring *vq, const struct sb_vu_mem *m, struct sb_vu_chain *c,
 		    struct iovec *iov, unsigned room, const char **why)
 {
-	struct walk w = { .m = m, .c = c, .iov = iov, .room = room };
 	uint16_t idx, head;
 
 	if (vq->broken || !vq->num)
@@ -176,14 +189,19 @@ int sb_vu_vring_pop(struct sb_vu_vring *vq, const struct sb_vu_mem *m, struct sb
 	if ((uint16_t)(idx - vq->last_avail) > vq->num)
 		return broken(vq, why, "an avail index more than a queue ahead");
 	head = le16toh(vq->avail->ring[vq->last_avail & (vq->num - 1)]);
-	memset(c, 0, sizeof(*c));
-	c->head = head;
-	if (walk_table(&w, vq->desc, vq->num, head, vq->indirect) < 0)
-		return broken(vq, why, w.why);
+	if (sb_vu_vring_chain(vq, m, head, c, iov, room, why) < 0)
+		return -EINVAL;
 	vq->last_avail++;
 	if (vq->event_idx)
 		*avail_event(vq) = htole16(vq->last_avail);
 	return 1;
+}
+
+void sb_vu_vring_skip(struct sb_vu_vring *vq, uint16_t popped)
+{
+	vq->last_avail = (uint16_t)(vq->used_idx + popped);
+	if (vq->event_idx)
+		*avail_event(vq) = htole16(vq->last_avail);
 }
 
 void sb_vu_vring_push(struct sb_vu_vring *vq, uint16_t head, uint32_t len)

@@ -62,6 +62,17 @@ int sb_vu_vring_setup(struct sb_vu_vring *vq, const struct sb_vu_mem *m, uint16_
 int sb_vu_vring_pop(struct sb_vu_vring *vq, const struct sb_vu_mem *m, struct sb_vu_chain *c,
 		    struct iovec *iov, unsigned room, const char **why);
 
+/* The chain at descriptor @head, walked as sb_vu_vring_pop does, without
+ * taking an avail entry: for chains popped by a back end before this one.
+ * Returns 1, or -EINVAL (the ring is then broken) as pop does. */
+int sb_vu_vring_chain(struct sb_vu_vring *vq, const struct sb_vu_mem *m, uint16_t head,
+		      struct sb_vu_chain *c, struct iovec *iov, unsigned room, const char **why);
+
+/* After a restart: @popped chains past the used index were popped by the
+ * back end before (the front end's base, the used index, counts them as
+ * not popped): the next pop is the entry after them. */
+void sb_vu_vring_skip(struct sb_vu_vring *vq, uint16_t popped);
+
 /* Gives chain @head back with @len bytes written into it. */
 void sb_vu_vring_push(struct sb_vu_vring *vq, uint16_t head, uint32_t len);
 
