@@ -10,7 +10,9 @@
 #   --socket PATH     NBD server socket (default $SB_NBD_SOCKET); made absolute
 #   --duration S      guest write phase in seconds (default 25)
 #   --reconnect N     use QEMU's NBD client with reconnect-delay=N instead of
-#                     the plain nbd:unix: form (default $SB_RECONNECT, empty = off)
+#                     the plain nbd:unix: form (default $SB_RECONNECT, empty = off);
+#                     with --vhost-user, the chardev's reconnect=N: QEMU connects
+#                     again every N s to a vhost-user back end that went away
 #   --timeout S       hard limit for QEMU (default duration + 40)
 #   --builddir DIR    where build-guest.sh put vm/ (default $SB_BUILDDIR or
 #                     <repo>/build); the guest is (re)built there if needed
@@ -82,7 +84,8 @@ disk=(-drive "$drive")
 if [ -n "$vhost_user" ]; then
     # The device reads and writes guest memory itself: it must be shared.
     disk=(-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
-          -chardev "socket,id=vu0,path=$sock" -device vhost-user-blk-pci,chardev=vu0)
+          -chardev "socket,id=vu0,path=$sock${reconnect:+,reconnect=$reconnect}"
+          -device vhost-user-blk-pci,chardev=vu0)
 fi
 
 rm -f "$out"/{serial.log,qemu.log,result.txt,lat.dat,dmesg.txt,sbstart.time}
