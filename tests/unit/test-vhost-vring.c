@@ -222,6 +222,48 @@ static void test_mem_maps_a_memfd(void **state)
 	assert_int_equal(mem.n, 0);
 }
 
+/* A device instance ends with a read still at the backend: the memory
+ * moves, and what lands at the old addresses later stays out of it. */
+static void test_mem_divert_keeps_late_writes_out(void **state)
+{
+	(void)state;
+	struct sb_vu_mem mem, old;
+	struct sb_error *err = NULL;
+	struct vhost_user_mem_region r = region(0x100000, 8192);
+	int fd = memfd_create("guest", MFD_CLOEXEC);
+	unsigned char *before, *after;
+	char back[6] = "";
+
+	assert_int_equal(ftruncate(fd, 2 * 4096), 0);
+	assert_int_equal(pwrite(fd, "guest", 5, 16), 5);
+	sb_vu_mem_init(&mem);
+	sb_vu_mem_init(&old);
+	assert_int_equal(sb_vu_mem_add(&mem, &r, fd, &err), 0);
+	before = sb_vu_mem_gpa(&mem, 0x100000 + 16, 5);
+	assert_int_equal(sb_vu_mem_divert(&mem, &old), 0);
+	assert_int_equal(old.n, 1);
+	after = sb_vu_mem_gpa(&mem, 0x100000 + 16, 5);
+	assert_non_null(after);
+	assert_ptr_not_equal(before, after);
+	/* The old addresses still read the guest's memory... */
+	assert_memory_equal(before, "guest", 5);
+	/* ...but a late write there does not reach it. */
+	memcpy(before, "stale", 5);
+	assert_memory_equal(after, "guest", 5);
+	assert_int_equal(pread(fd, back, 5, 16), 5);
+	assert_string_equal(back, "guest");
+	/* The new mapping is the guest's memory. */
+	memcpy(after, "fresh", 5);
+	assert_int_equal(pread(fd, back, 5, 16), 5);
+	assert_string_equal(back, "fresh");
+	close(fd); /* the region keeps its own copy */
+	assert_int_equal(sb_vu_mem_divert(&mem, &old), 0);
+	assert_int_equal(old.n, 2);
+	assert_memory_equal(sb_vu_mem_gpa(&mem, 0x100000 + 16, 5), "fresh", 5);
+	sb_vu_mem_clear(&old);
+	sb_vu_mem_clear(&mem);
+}
+
 /* ---- descriptor chains ---- */
 
 static void test_chain_splits_readable_and_writable(void **state)
@@ -485,6 +527,7 @@ int main(void)
 		T(test_mem_translates_within_regions),
 		T(test_mem_refuses_bad_regions),
 		T(test_mem_maps_a_memfd),
+		T(test_mem_divert_keeps_late_writes_out),
 		T(test_chain_splits_readable_and_writable),
 		T(test_chain_across_regions_gets_two_iovecs),
 		T(test_chain_that_loops),

@@ -160,8 +160,9 @@ static void blk_done(struct sb_request *req, int err)
 {
 	struct sb_vu_slot *s = SB_CONTAINER_OF(req, struct sb_vu_slot, req);
 
-	if (err == -ECANCELED) {
-		/* Fenced: the front end has gone; nothing goes into its ring. */
+	if (err == -ECANCELED || s->inst->detached) {
+		/* Fenced, or of an instance that has ended (a reset, the front
+		 * end gone): nothing goes into its memory or its ring. */
 		sb_vu_device_slot_done(s, false);
 		return;
 	}

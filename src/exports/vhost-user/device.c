@@ -282,6 +282,17 @@ static struct sb_vu_queue *msg_queue(struct sb_vu_device *dev, uint32_t index)
 	return &dev->q[index];
 }
 
+/* Rings set up before the memory moved are set up again where it is now. */
+static void rings_follow_memory(struct sb_vu_device *dev)
+{
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
+		if (dev->q[i].started) {
+			dev->q[i].started = false;
+			dev->q[i].base = dev->q[i].ring.last_avail;
+			queue_maybe_start(&dev->q[i]);
+		}
+}
+
 /* Unmaps the regions of @m, or, while requests at the backend may point
  * into them, keeps them mapped until the last completes (old_mem).  Past
  * that table's room a mapping is left alone rather than pulled from under
@@ -321,14 +332,18 @@ static int set_mem_table(struct sb_vu_device *dev)
 	}
 	retire_mem(dev, &dev->mem); /* what is no longer in the table */
 	dev->mem = fresh;
-	/* Rings set up before move with the table. */
-	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
-		if (dev->q[i].started) {
-			dev->q[i].started = false;
-			dev->q[i].base = dev->q[i].ring.last_avail;
-			queue_maybe_start(&dev->q[i]);
-		}
+	rings_follow_memory(dev);
 	return 0;
+}
+
+void sb_vu_device_divert_memory(struct sb_vu_device *dev)
+{
+	unsigned stuck = sb_vu_mem_divert(&dev->mem, &dev->old_mem);
+
+	if (stuck)
+		sb_warn("%s: %u memory regions could not be mapped again: a read of the old device "
+			"still at the backend may land in the guest's memory", dev->name, stuck);
+	rings_follow_memory(dev);
 }
 
 static int set_vring_fd(struct sb_vu_device *dev, bool kick)
@@ -641,6 +656,8 @@ void sb_vu_device_close(struct sb_vu_device *dev, const char *why)
 	}
 	exp->dev = NULL;
 	TAILQ_INSERT_TAIL(&exp->closing, dev, link);
+	if (dev->inflight) /* QEMU may reconnect with the guest running on */
+		sb_vu_device_divert_memory(dev);
 	sb_vu_instance_end(dev, dev->inst); /* held requests come back fenced */
 	dev->inst = NULL;
 	dev->detached = true;

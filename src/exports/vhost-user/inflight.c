@@ -68,6 +68,7 @@ void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst)
 static int reset_instance(struct sb_vu_device *dev)
 {
 	struct sb_vu_instance *fresh = sb_vu_instance_new(dev), *old = dev->inst;
+	bool late;
 
 	if (!fresh)
 		return -1;
@@ -80,12 +81,15 @@ static int reset_instance(struct sb_vu_device *dev)
 		q->nresubmit = q->resubmit_next = 0; /* the old instance's, fenced */
 		q->adopt_region = false;
 	}
-	if (old->inflight)
+	late = old->inflight != 0;
+	if (late)
 		sb_info("%s: reset with %u requests of the old device still out: held ones are "
 			"dropped, never re-issued; those at the backend finish unseen", dev->name,
 			old->inflight);
 	dev->inst = fresh;
-	sb_vu_instance_end(dev, old);
+	sb_vu_instance_end(dev, old); /* may free it */
+	if (late) /* after the switch: rings set up again pop for the new one */
+		sb_vu_device_divert_memory(dev);
 	return 0;
 }
 

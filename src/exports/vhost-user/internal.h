@@ -157,6 +157,10 @@ void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push);
 void sb_vu_device_close(struct sb_vu_device *dev, const char *why);
 /* Frees @dev at once (nothing of it at the backend). */
 void sb_vu_device_free(struct sb_vu_device *dev);
+/* An instance ended with requests at the backend: guest memory is mapped
+ * afresh for what comes next, and their late writes into it go to a
+ * private copy the guest never sees (sb_vu_mem_divert). */
+void sb_vu_device_divert_memory(struct sb_vu_device *dev);
 /* The disk's memory bound lifted: the device's queues pop again. */
 void sb_vu_device_resume(struct sb_session *session);
 

@@ -3,6 +3,7 @@
  * Tables hold a handful of regions (QEMU: RAM below and above 4 GiB, maybe
  * a few DIMMs), so a lookup is a linear scan. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -47,7 +48,7 @@ static int check_new(const struct sb_vu_mem *m, const struct vhost_user_mem_regi
 }
 
 static void put(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, unsigned char *hva,
-		void *map, size_t map_size, const struct stat *st)
+		void *map, size_t map_size, const struct stat *st, int fd)
 {
 	m->r[m->n++] = (struct sb_vu_region){
 		.gpa = d->guest_phys_addr,
@@ -59,6 +60,7 @@ static void put(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, unsi
 		.mmap_offset = d->mmap_offset,
 		.file_dev = st ? (uint64_t)st->st_dev : 0,
 		.file_ino = st ? (uint64_t)st->st_ino : 0,
+		.fd = fd,
 	};
 }
 
@@ -68,6 +70,7 @@ int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, in
 	size_t map_size;
 	struct stat st;
 	void *map;
+	int copy;
 
 	if (check_new(m, d, errp) < 0)
 		return -1;
@@ -80,7 +83,12 @@ int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, in
 		return sb_error_set(errp, "mapping memory region at guest address 0x%" PRIx64
 				    " (%" PRIu64 " bytes): %s", d->guest_phys_addr,
 				    d->memory_size, strerror(errno));
-	put(m, d, (unsigned char *)map + d->mmap_offset, map, map_size, &st);
+	copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (copy < 0) {
+		munmap(map, map_size);
+		return sb_error_set(errp, "memory region fd: %s", strerror(errno));
+	}
+	put(m, d, (unsigned char *)map + d->mmap_offset, map, map_size, &st, copy);
 	return 0;
 }
 
@@ -89,7 +97,7 @@ int sb_vu_mem_add_mapped(struct sb_vu_mem *m, const struct vhost_user_mem_region
 {
 	if (check_new(m, d, errp) < 0)
 		return -1;
-	put(m, d, hva, NULL, 0, NULL);
+	put(m, d, hva, NULL, 0, NULL, -1);
 	return 0;
 }
 
@@ -97,6 +105,8 @@ static void drop(struct sb_vu_mem *m, unsigned i)
 {
 	if (m->r[i].map)
 		munmap(m->r[i].map, m->r[i].map_size);
+	if (m->r[i].fd >= 0)
+		close(m->r[i].fd);
 	m->r[i] = m->r[--m->n];
 }
 
@@ -133,6 +143,39 @@ bool sb_vu_mem_take_same(struct sb_vu_mem *from, const struct vhost_user_mem_reg
 		}
 	}
 	return false;
+}
+
+unsigned sb_vu_mem_divert(struct sb_vu_mem *m, struct sb_vu_mem *old)
+{
+	unsigned stuck = 0;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		struct sb_vu_region *r = &m->r[i];
+		void *fresh, *cow;
+
+		if (!r->map || r->fd < 0 || old->n == VHOST_USER_MAX_MEM_SLOTS) {
+			stuck++;
+			continue;
+		}
+		fresh = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			     r->fd, 0);
+		if (fresh == MAP_FAILED) {
+			stuck++;
+			continue;
+		}
+		cow = mmap(r->map, r->map_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0);
+		if (cow == MAP_FAILED) {
+			munmap(fresh, r->map_size);
+			stuck++;
+			continue;
+		}
+		old->r[old->n] = *r;
+		old->r[old->n++].fd = -1;
+		r->map = fresh;
+		r->hva = (unsigned char *)fresh + r->mmap_offset;
+	}
+	return stuck;
 }
 
 void sb_vu_mem_clear(struct sb_vu_mem *m)

@@ -24,6 +24,7 @@ struct sb_vu_region {
 	uint64_t mmap_offset;
 	uint64_t file_dev;   /* the file mapped (0, 0 for memory of the caller) */
 	uint64_t file_ino;
+	int fd;              /* a copy of the file's fd, to map it again; or -1 */
 };
 
 struct sb_vu_mem {
@@ -35,8 +36,8 @@ struct sb_vu_mem {
 void sb_vu_mem_init(struct sb_vu_mem *m);
 
 /* Maps region @d from @fd (MAP_SHARED, from offset 0 through mmap_offset +
- * memory_size) and adds it.  @fd stays the caller's (a mapping does not
- * need it open).  Refuses an empty, wrapping or overlapping region and a
+ * memory_size) and adds it.  @fd stays the caller's; the region keeps a
+ * copy of it (sb_vu_mem_divert maps the memory again).  Refuses an empty, wrapping or overlapping region and a
  * full table.  Returns 0, or -1 with @errp set. */
 int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, int fd,
 		  struct sb_error **errp);
@@ -57,6 +58,16 @@ int sb_vu_mem_remove(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
  * keeping its mapping.  Returns true if there was one. */
 bool sb_vu_mem_take_same(struct sb_vu_mem *from, const struct vhost_user_mem_region *d, int fd,
 			 struct sb_vu_mem *to);
+
+/* Requests of a device instance that has ended (a reset, a front end
+ * gone) may still write into guest memory: a read at a slow backend lands
+ * when it lands.  Maps every region of @m afresh, for what comes next, and
+ * puts over its old addresses a private copy-on-write mapping of the same
+ * memory: what still points there reads the guest's memory as it is, and
+ * what it writes the guest never sees.  Those mappings go into @old, to be
+ * unmapped once nothing points into them.  Returns how many regions could
+ * not be moved (they stay as they were). */
+unsigned sb_vu_mem_divert(struct sb_vu_mem *m, struct sb_vu_mem *old);
 
 /* Removes and unmaps every region. */
 void sb_vu_mem_clear(struct sb_vu_mem *m);
