@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The vhost-user-blk export against a hostile front end (a small driver of
 # our own, tests/integration/vhost-user-driver.py): malformed messages, a
-# payload larger than any message, a memory table without its fds, a second
+# payload larger than any message, a memory table without its fds, memory
+# and in-flight regions in files shorter than they are, a second
 # front end while one is connected, and a descriptor chain that loops each
 # close that front end or stop its queue only; a well-formed virtio-blk read
 # returns the disk's data; the daemon and its NBD export of the same disk go
@@ -33,6 +34,18 @@ expect_closed('a payload larger than any message', f)
 f = d.Frontend(path)
 f.send(d.SET_MEM_TABLE, struct.pack('<II', 1, 0) + struct.pack('<QQQQ', 0, d.MEM, d.UVA, 0))
 expect_closed('a memory table without its fd', f)
+# Files shorter than what they are to map would fault when touched.
+import os
+short = os.memfd_create('short')
+os.ftruncate(short, 4096)
+f = d.Frontend(path)
+f.send(d.SET_MEM_TABLE, struct.pack('<II', 1, 0) + struct.pack('<QQQQ', 0, d.MEM, d.UVA, 0),
+       [short])
+expect_closed('guest memory in a file shorter than the region', f)
+f = d.Frontend(path)
+f.send(d.SET_INFLIGHT_FD, struct.pack('<QQHHxxxx', 1 << 16, 0, 1, d.QSIZE), [short])
+expect_closed('an in-flight region in a file shorter than it', f)
+os.close(short)
 
 f = d.Frontend(path)
 feat = f.features()

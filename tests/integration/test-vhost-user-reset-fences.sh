@@ -30,6 +30,10 @@ assert f.features() & d.F_PROTOCOL_FEATURES
 f.start(protocol=True)
 assert f.read_sector(8)[1] == b'A' * 512
 open(f'{T}/outage', 'w').close()
+deadline = time.monotonic() + 10
+while 'rules in force' not in open(f'{T}/sb.log').read():  # the filter saw it
+    assert time.monotonic() < deadline, 'the fault file was not noticed'
+    time.sleep(0.05)
 f.write_sector(8, b'B' * 512, head=3, wait=False)
 deadline = time.monotonic() + 10
 while 'holding requests' not in open(f'{T}/sb.log').read():

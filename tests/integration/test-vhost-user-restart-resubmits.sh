@@ -53,6 +53,7 @@ t = time.monotonic()
 f.write_sector(8, b'B' * 512, head=0, wait=False)             # W: 3 s at nbdkit
 assert f.read_sector(24, head=3, at=READ_AT) == (0, b'A' * 512)  # R1, used 2
 open(f'{T}/outage', 'w').close()
+wait_log(f'{T}/sb.log', 'rules in force')  # the filter has seen the file
 f.read_sector(24, head=3, wait=False, at=READ_AT)             # R2: held
 wait_log(f'{T}/sb.log', 'holding requests')
 assert f.used_idx() == 2, 'a request was answered during the outage'

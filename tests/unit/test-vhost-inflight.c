@@ -70,9 +70,12 @@ static void test_fresh_record_has_nothing(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(scan(f), 0);
-	f->r->version = 0; /* never written at all */
+	f->r->version = 0; /* never written at all: made ours */
+	f->r->desc_num = 0;
 	assert_int_equal(scan(f), 0);
 	assert_int_equal(f->newest, 0);
+	assert_int_equal(f->r->version, 1);
+	assert_int_equal(f->r->desc_num, QSIZE);
 }
 
 /* Chains come back in the order they were popped, not in head order. */

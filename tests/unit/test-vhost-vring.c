@@ -215,6 +215,14 @@ static void test_mem_maps_a_memfd(void **state)
 	sb_vu_mem_init(&mem);
 	assert_int_equal(sb_vu_mem_add(&mem, &r, fd, &err), 0);
 	close(fd); /* the mapping stays */
+	/* A file shorter than its region would fault when touched. */
+	fd = memfd_create("short", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	r.guest_phys_addr = 0x200000;
+	assert_int_equal(sb_vu_mem_add(&mem, &r, fd, &err), -1);
+	assert_non_null(strstr(err->msg, "ends past its file"));
+	sb_error_free(err);
+	close(fd);
 	p = sb_vu_mem_gpa(&mem, 0x100000 + 16, 5);
 	assert_non_null(p);
 	assert_memory_equal(p, "guest", 5);

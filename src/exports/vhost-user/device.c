@@ -154,11 +154,13 @@ static void queue_adopt_region(struct sb_vu_queue *q)
 	}
 	/* The steadyblk before may have pushed without an interrupt. */
 	sb_loop_defer(dev->loop, &q->notify);
+	/* The next avail entry follows what the record holds, whatever base
+	 * the front end sent. */
+	sb_vu_vring_skip(&q->ring, (uint16_t)n);
 	if (n == 0)
 		return;
 	q->nresubmit = (unsigned)n;
 	dev->pop_counter = SB_MAX(dev->pop_counter, newest);
-	sb_vu_vring_skip(&q->ring, (uint16_t)n);
 	sb_info("%s: queue %u: resubmitting %d requests left unanswered by the steadyblk "
 		"before this one, in their order", dev->name, q->index, n);
 }
@@ -190,8 +192,11 @@ static void queue_maybe_start(struct sb_vu_queue *q)
 		return;
 	}
 	q->region = sb_vu_inflight_queue(dev, q->index, q->num);
-	if (q->region && q->adopt_region)
+	/* Only a queue with nothing of this process out reads the record:
+	 * what it would skip past is its own otherwise. */
+	if (q->region && q->adopt_region && !q->inflight && TAILQ_EMPTY(&q->unpushed))
 		queue_adopt_region(q);
+	q->adopt_region = false; /* the first start decides */
 	q->started = true;
 	/* What completed while the ring was stopped goes to the guest now. */
 	for (struct sb_vu_slot *s; (s = TAILQ_FIRST(&q->unpushed));) {
@@ -432,6 +437,8 @@ static void reset_queues(struct sb_vu_device *dev)
 		queue_stop(q);
 		q->enabled = q->addr_set = false;
 		q->base = 0;
+		q->nresubmit = q->resubmit_next = 0;
+		q->adopt_region = false;
 	}
 }
 

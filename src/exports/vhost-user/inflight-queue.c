@@ -54,15 +54,22 @@ int sb_vu_inflight_scan(struct vhost_user_inflight_queue *r, uint16_t qsize, uin
 	struct popped *p;
 	unsigned n = 0;
 
+	uint16_t batch_head;
+
 	*max_counter = 0;
-	if (r->version == 0)
-		return 0; /* never written: nothing was popped */
+	if (r->version == 0) { /* never written: nothing was popped */
+		r->version = 1;
+		r->desc_num = qsize;
+		return 0;
+	}
 	if (r->version != 1 || r->desc_num != qsize)
 		return -1;
 	if (r->used_idx != used_idx) {
-		/* Killed after the used ring's update, before the record's. */
-		if (r->last_batch_head < qsize)
-			r->desc[r->last_batch_head].inflight = 0;
+		/* Killed after the used ring's update, before the record's.
+		 * Read once: the front end can write it between two reads. */
+		batch_head = __atomic_load_n(&r->last_batch_head, __ATOMIC_RELAXED);
+		if (batch_head < qsize)
+			r->desc[batch_head].inflight = 0;
 		r->used_idx = used_idx;
 	}
 	p = malloc((size_t)qsize * sizeof(*p));

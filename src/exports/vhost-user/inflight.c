@@ -11,10 +11,12 @@
  * reconnecting to a restarted steadyblk: what the region records in
  * flight is resubmitted, oldest first, when each queue starts. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -106,9 +108,12 @@ void sb_vu_inflight_unmap(struct sb_vu_device *dev)
 
 static int map_inflight(struct sb_vu_device *dev, int fd, const struct vhost_user_inflight *in)
 {
+	struct stat st;
 	void *map;
 
-	if (!shape_ok(in) ||
+	/* A file shorter than the region would fault on the first touch. */
+	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
+	    (uint64_t)st.st_size < in->mmap_offset + in->mmap_size || !shape_ok(in) ||
 	    in->mmap_size < in->num_queues * sb_vu_inflight_queue_size(in->queue_size) ||
 	    in->mmap_size > SIZE_MAX || in->mmap_offset % 4096) {
 		sb_warn("%s: an in-flight region of %" PRIu64 " bytes for %u queues of %u",
@@ -126,6 +131,10 @@ static int map_inflight(struct sb_vu_device *dev, int fd, const struct vhost_use
 	dev->inflight_size = (size_t)in->mmap_size;
 	dev->inflight_nq = in->num_queues;
 	dev->inflight_qsize = in->queue_size;
+	/* Queues running on go on recording, in the new region. */
+	for (unsigned i = 0; i < SB_VU_MAX_QUEUES; i++)
+		if (dev->q[i].started)
+			dev->q[i].region = sb_vu_inflight_queue(dev, i, dev->q[i].num);
 	return 0;
 }
 
@@ -141,8 +150,10 @@ int sb_vu_inflight_get_fd(struct sb_vu_device *dev)
 		return -1;
 	in.mmap_size = in.num_queues * sb_vu_inflight_queue_size(in.queue_size);
 	in.mmap_offset = 0;
-	fd = memfd_create("steadyblk-inflight", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)in.mmap_size) < 0 || map_inflight(dev, fd, &in) < 0) {
+	/* Sealed against shrinking: the front end cannot pull it from under us. */
+	fd = memfd_create("steadyblk-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, (off_t)in.mmap_size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 || map_inflight(dev, fd, &in) < 0) {
 		if (fd >= 0)
 			close(fd);
 		return -1;

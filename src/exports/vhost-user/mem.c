@@ -76,6 +76,11 @@ int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, in
 		return -1;
 	if (fstat(fd, &st) < 0)
 		return sb_error_set(errp, "memory region fd: %s", strerror(errno));
+	/* A file shorter than the region would fault on the first touch. */
+	if (st.st_size < 0 || (uint64_t)st.st_size < d->mmap_offset + d->memory_size)
+		return sb_error_set(errp, "memory region at guest address 0x%" PRIx64
+				    " ends past its file (%" PRIu64 " bytes)", d->guest_phys_addr,
+				    (uint64_t)st.st_size);
 	/* mmap wants a page-aligned offset; QEMU's offsets are not always. */
 	map_size = (size_t)(d->mmap_offset + d->memory_size);
 	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
