@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "exports/vhost-user/log.h"
 #include "exports/vhost-user/mem.h"
 #include "exports/vhost-user/vring.h"
 
@@ -270,6 +271,54 @@ static void test_mem_divert_keeps_late_writes_out(void **state)
 	assert_memory_equal(sb_vu_mem_gpa(&mem, 0x100000 + 16, 5), "fresh", 5);
 	sb_vu_mem_clear(&old);
 	sb_vu_mem_clear(&mem);
+}
+
+/* A migration's dirty log: one bit per 4 KiB page, set, never cleared. */
+static void test_dirty_log_marks_pages(void **state)
+{
+	(void)state;
+	struct sb_vu_log log;
+	struct sb_error *err = NULL;
+	struct vhost_user_log msg = { .mmap_size = 4, .mmap_offset = 8 };
+	int fd = memfd_create("log", MFD_CLOEXEC);
+	uint8_t bits[4];
+	unsigned char *guest = malloc(8192);
+	struct sb_vu_mem mem;
+	struct vhost_user_mem_region r = region(0x100000, 8192);
+	uint64_t gpa = 0;
+
+	sb_vu_log_init(&log);
+	assert_int_equal(ftruncate(fd, 8), 0);
+	assert_int_equal(sb_vu_log_set(&log, fd, &msg, &err), -1); /* file too short */
+	assert_non_null(strstr(err->msg, "shorter"));
+	sb_error_free(err);
+	err = NULL;
+	assert_int_equal(ftruncate(fd, 12), 0);
+	assert_int_equal(sb_vu_log_set(&log, fd, &msg, &err), 0);
+	close(fd);
+	sb_vu_log_write(&log, 0x3000, 0x2000);   /* pages 3 and 4 */
+	sb_vu_log_write(&log, 0x8fff, 2);        /* pages 8 and 9 */
+	sb_vu_log_write(&log, 31 * 4096, 1);     /* the last page */
+	sb_vu_log_write(&log, 32 * 4096, 4096);  /* past the bitmap: ignored */
+	sb_vu_log_write(&log, UINT64_MAX - 10, 100); /* wraps: no page in range */
+	sb_vu_log_write(&log, 0, 0);             /* nothing */
+	memcpy(bits, log.bits, 4);
+	assert_int_equal(bits[0], 0x18);
+	assert_int_equal(bits[1], 0x03);
+	assert_int_equal(bits[2], 0x00);
+	assert_int_equal(bits[3], 0x80);
+	sb_vu_log_clear(&log);
+	sb_vu_log_write(&log, 0, 4096);          /* no log: nothing */
+	/* What is logged is found by guest-physical address. */
+	sb_vu_mem_init(&mem);
+	assert_int_equal(sb_vu_mem_add_mapped(&mem, &r, guest, &err), 0);
+	assert_true(sb_vu_mem_hva_gpa(&mem, guest + 3, &gpa));
+	assert_int_equal(gpa, 0x100003);
+	assert_true(sb_vu_mem_hva_gpa(&mem, guest + 8191, &gpa));
+	assert_int_equal(gpa, 0x100000 + 8191);
+	assert_false(sb_vu_mem_hva_gpa(&mem, guest + 8192, &gpa));
+	sb_vu_mem_clear(&mem);
+	free(guest);
 }
 
 /* ---- descriptor chains ---- */
@@ -536,6 +585,7 @@ int main(void)
 		T(test_mem_refuses_bad_regions),
 		T(test_mem_maps_a_memfd),
 		T(test_mem_divert_keeps_late_writes_out),
+		T(test_dirty_log_marks_pages),
 		T(test_chain_splits_readable_and_writable),
 		T(test_chain_across_regions_gets_two_iovecs),
 		T(test_chain_that_loops),

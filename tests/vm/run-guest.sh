@@ -19,6 +19,9 @@
 #   --drive-opts OPTS extra -drive options, e.g. werror=stop,rerror=stop
 #   --append ARGS     extra kernel command line
 #   --qmp PATH        QEMU's QMP monitor on the unix socket PATH
+#   --incoming URI    the destination of a live migration: QEMU waits for the
+#                     guest on URI (e.g. unix:/path); its serial log then holds
+#                     what the guest prints after the switch-over
 #   --vhost-user      the socket is steadyblk's vhost-user-blk export: the
 #                     guest's virtio-blk device is steadyblk itself (guest
 #                     memory shared as a memfd), not QEMU's NBD client
@@ -42,6 +45,7 @@ drive_opts=""
 append=""
 vhost_user=""
 qmp=""
+incoming=""
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
         --append) append=$2; shift 2 ;;
         --vhost-user) vhost_user=1; shift ;;
         --qmp) qmp=$2; shift 2 ;;
+        --incoming) incoming=$2; shift 2 ;;
         -h|--help) usage ;;
         *) echo "run-guest: unknown argument $1" >&2; usage ;;
     esac
@@ -100,7 +105,8 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu "qemu64,+rdrand" -machine q35 -m 512 -s
       -serial "file:$out/serial.log"
       -kernel "$vmdir/vmlinux" -initrd "$vmdir/initramfs.cpio.gz"
       -append "console=ttyS0 quiet panic=-1 rdinit=/init sbtest.duration=$duration${append:+ $append}"
-      "${disk[@]}" ${qmp:+-qmp "unix:$qmp,server=on,wait=off"})
+      "${disk[@]}" ${qmp:+-qmp "unix:$qmp,server=on,wait=off"}
+      ${incoming:+-incoming "$incoming"})
 printf '%q ' "${qemu[@]}" > "$out/qemu.cmd"; echo >> "$out/qemu.cmd"
 
 t_launch=$(date +%s.%N)

@@ -27,6 +27,7 @@ uint64_t sb_vu_blk_features(const struct sb_vu_export *exp)
 		     (UINT64_C(1) << VIRTIO_F_RING_INDIRECT_DESC) |
 		     (UINT64_C(1) << VIRTIO_F_RING_EVENT_IDX) |
 		     (UINT64_C(1) << VHOST_USER_F_PROTOCOL_FEATURES) |
+		     (UINT64_C(1) << VHOST_F_LOG_ALL) | /* live migration (log.h) */
 		     (UINT64_C(1) << VIRTIO_BLK_F_SEG_MAX) | (UINT64_C(1) << VIRTIO_BLK_F_BLK_SIZE) |
 		     (UINT64_C(1) << VIRTIO_BLK_F_MQ);
 

@@ -37,7 +37,8 @@
 	((UINT64_C(1) << VHOST_USER_PROTOCOL_F_MQ) |                                   \
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                            \
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIG) |                               \
-	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                       \
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
 
 static void queue_run(void *opaque);
 static void reap(void *opaque);
@@ -119,12 +120,43 @@ static void queue_stop(struct sb_vu_queue *q)
 	q->started = false;
 }
 
+/* Is a migration logging what the device writes into guest memory? */
+static bool logging(const struct sb_vu_device *dev)
+{
+	return (dev->features & (UINT64_C(1) << VHOST_F_LOG_ALL)) && dev->log.bits;
+}
+
+/* The pages of queue @q's used ring, all of it (elements, index and the
+ * avail event index that pops write), as written. */
+static void log_used_ring(struct sb_vu_queue *q)
+{
+	if (logging(q->dev) && (q->addr.flags & (1u << VHOST_VRING_F_LOG)))
+		sb_vu_log_write(&q->dev->log, q->addr.log_guest_addr,
+				4 + (uint64_t)q->num * sizeof(struct virtq_used_elem) + 2);
+}
+
+/* The chain's writable buffers (read data, status byte), as written. */
+static void log_chain(struct sb_vu_slot *s)
+{
+	struct sb_vu_device *dev = s->q->dev;
+
+	for (unsigned i = 0; i < s->chain.nin; i++) {
+		const struct iovec *v = &s->iov[s->chain.nout + i];
+		uint64_t gpa;
+		if (sb_vu_mem_hva_gpa(&dev->mem, v->iov_base, &gpa))
+			sb_vu_log_write(&dev->log, gpa, v->iov_len);
+	}
+}
+
 /* Gives chain @s back to the guest, and the slot to its queue. */
 static void push_slot(struct sb_vu_slot *s)
 {
 	struct sb_vu_queue *q = s->q;
 
+	if (logging(q->dev))
+		log_chain(s);
 	sb_vu_inflight_push(q->region, &q->ring, s->chain.head, s->in_len);
+	log_used_ring(q);
 	sb_loop_defer(q->dev->loop, &q->notify);
 	TAILQ_INSERT_HEAD(&q->free, s, link);
 }
@@ -399,14 +431,18 @@ static int get_vring_base(struct sb_vu_device *dev)
 
 	if (!q)
 		return -1;
-	if (q->inflight && !(dev->protocol_features &
-			     (UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))) {
+	/* A migration's stop is drained for real: the destination cannot see
+	 * what steadyblk holds.  So is a stop without the in-flight region. */
+	if (q->inflight && (logging(dev) || !(dev->protocol_features &
+					      (UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))) {
 		dev->draining = true; /* slot_done answers */
 		sb_loop_watch_set(dev->loop, &dev->sock_watch, 0);
 		return 1;
 	}
 	st.index = q->index;
 	st.num = q->started ? q->ring.last_avail : q->base;
+	if (q->started)
+		log_used_ring(q);
 	queue_stop(q);
 	q->enabled = false;
 	q->addr_set = false;
@@ -416,6 +452,24 @@ static int get_vring_base(struct sb_vu_device *dev)
 		q->call_fd = -1;
 	}
 	return reply(dev, &st, sizeof(st)) < 0 ? -1 : 1;
+}
+
+/* SET_LOG_BASE: a migration starts (or its log grows).  QEMU waits for
+ * the reply whenever the log is shared. */
+static int set_log_base(struct sb_vu_device *dev)
+{
+	SB_AUTOERR struct sb_error *err = NULL;
+	int fd = sb_vu_msg_take_fd(&dev->msg, 0);
+	int r = sb_vu_log_set(&dev->log, fd, &dev->msg.p.log, &err);
+
+	close(fd);
+	if (r < 0) {
+		sb_warn("%s: %s", dev->name, err->msg);
+		return -1;
+	}
+	sb_info("%s: dirty log of %" PRIu64 " bytes: a migration is under way", dev->name,
+		dev->log.bytes);
+	return reply_u64(dev, 0) < 0 ? -1 : 1;
 }
 
 static int get_config(struct sb_vu_device *dev)
@@ -453,8 +507,19 @@ static int handle(struct sb_vu_device *dev)
 	case VHOST_USER_SET_FEATURES:
 		if (m->p.u64 & ~sb_vu_blk_features(dev->exp))
 			return -1;
+		if ((m->p.u64 ^ dev->features) & (UINT64_C(1) << VHOST_F_LOG_ALL))
+			sb_info("%s: dirty logging %s", dev->name,
+				(m->p.u64 & (UINT64_C(1) << VHOST_F_LOG_ALL)) ? "on" : "off");
 		dev->features = m->p.u64;
 		return 0;
+	case VHOST_USER_SET_LOG_BASE:
+		return set_log_base(dev);
+	case VHOST_USER_SET_LOG_FD: {
+		int fd = sb_vu_msg_take_fd(m, 0);
+		if (fd >= 0)
+			close(fd); /* the log is shared memory: nothing to signal */
+		return 0;
+	}
 	case VHOST_USER_GET_PROTOCOL_FEATURES:
 		return reply_u64(dev, PROTOCOL_FEATURES) < 0 ? -1 : 1;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
@@ -628,6 +693,7 @@ struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsign
 	snprintf(dev->name, sizeof(dev->name), "vhost-user-blk client %u", id);
 	sb_vu_msg_init(&dev->msg);
 	sb_vu_mem_init(&dev->mem);
+	sb_vu_log_init(&dev->log);
 	sb_vu_mem_init(&dev->old_mem);
 	TAILQ_INIT(&dev->old_instances);
 	sb_defer_init(&dev->reap, reap, dev);
@@ -709,6 +775,7 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 		free(inst);
 	}
 	sb_vu_inflight_unmap(dev);
+	sb_vu_log_clear(&dev->log);
 	sb_vu_msg_release(&dev->msg);
 	sb_vu_mem_clear(&dev->mem);
 	sb_vu_mem_clear(&dev->old_mem);

@@ -17,6 +17,7 @@
 #include "base/loop.h"
 #include "core/disk.h"
 #include "exports/vhost-user/inflight-queue.h"
+#include "exports/vhost-user/log.h"
 #include "exports/vhost-user/mem.h"
 #include "exports/vhost-user/msg.h"
 #include "exports/vhost-user/vring.h"
@@ -110,6 +111,7 @@ struct sb_vu_device {
 	uint64_t features;            /* acked virtio features */
 	uint64_t protocol_features;   /* acked protocol features */
 	struct sb_vu_mem mem;
+	struct sb_vu_log log;         /* a migration's dirty log (SET_LOG_BASE) */
 	struct sb_vu_mem old_mem;     /* replaced while requests pointed into it */
 	unsigned inflight;            /* of every queue */
 	bool draining;                /* GET_VRING_BASE in dev->msg waits for its
@@ -129,7 +131,6 @@ struct sb_vu_export {
 	bool read_only;
 	int listen_fd;
 	struct sb_watch listen_watch;
-	unsigned next_id;
 	struct sb_vu_device *dev;     /* the front end connected, or NULL */
 	TAILQ_HEAD(, sb_vu_device) closing; /* gone, requests still at the backend */
 	TAILQ_ENTRY(sb_vu_export) link;

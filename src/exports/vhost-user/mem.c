@@ -213,6 +213,18 @@ void *sb_vu_mem_gpa(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len)
 	return r && len <= r->size - (gpa - r->gpa) ? r->hva + (gpa - r->gpa) : NULL;
 }
 
+bool sb_vu_mem_hva_gpa(const struct sb_vu_mem *m, const void *hva, uint64_t *gpa)
+{
+	const unsigned char *p = hva;
+
+	for (unsigned i = 0; i < m->n; i++)
+		if (p >= m->r[i].hva && (uint64_t)(p - m->r[i].hva) < m->r[i].size) {
+			*gpa = m->r[i].gpa + (uint64_t)(p - m->r[i].hva);
+			return true;
+		}
+	return false;
+}
+
 int sb_vu_mem_gpa_iov(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len,
 		      struct iovec *iov, unsigned room)
 {

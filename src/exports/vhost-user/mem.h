@@ -75,6 +75,10 @@ void sb_vu_mem_clear(struct sb_vu_mem *m);
 /* Our address of [@gpa, @gpa + @len) when it lies in one region, or NULL. */
 void *sb_vu_mem_gpa(const struct sb_vu_mem *m, uint64_t gpa, uint64_t len);
 
+/* The guest-physical address of our @hva, when it lies in a region:
+ * returns false otherwise. */
+bool sb_vu_mem_hva_gpa(const struct sb_vu_mem *m, const void *hva, uint64_t *gpa);
+
 /* The same for a front-end virtual address (the rings' addresses). */
 void *sb_vu_mem_uva(const struct sb_vu_mem *m, uint64_t uva, uint64_t len);
 

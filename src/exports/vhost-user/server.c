@@ -16,6 +16,10 @@
 
 #define SCHEME "vhost-user-blk://"
 
+/* Front ends are numbered across every export, so that a log line names
+ * one (a migration has two at once, on two sockets). */
+static unsigned clients;
+
 struct sb_vu_server {
 	struct sb_loop *loop;
 	TAILQ_HEAD(, sb_vu_export) exports;
@@ -131,7 +135,7 @@ static void accept_ready(void *opaque, uint32_t events)
 			close(fd);
 			continue;
 		}
-		exp->dev = sb_vu_device_new(exp, fd, ++exp->next_id);
+		exp->dev = sb_vu_device_new(exp, fd, ++clients);
 		if (!exp->dev) {
 			sb_warn("vhost-user-blk %s: out of memory for a front end", exp->path);
 			close(fd);
