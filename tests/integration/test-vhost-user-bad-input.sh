@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The vhost-user-blk export against a hostile front end (a small driver of
 # our own, tests/integration/vhost-user-driver.py): malformed messages, a
-# payload larger than any message, a memory table without its fds, memory
-# and in-flight regions in files shorter than they are, a second
-# front end while one is connected, and a descriptor chain that loops each
-# close that front end or stop its queue only; a well-formed virtio-blk read
-# returns the disk's data; the daemon and its NBD export of the same disk go
-# on serving (qemu-io), and it stops cleanly.
+# payload larger than any message, a memory table or region without its
+# fds, memory and in-flight regions in files shorter than they are, a
+# second front end while one is connected, and a descriptor chain that
+# loops each close that front end or stop its queue only; memory slots
+# (CONFIGURE_MEM_SLOTS): regions added and removed one by one, an
+# overlapping or unknown one refused with the front end kept; a well-formed
+# virtio-blk read returns the disk's data; the daemon and its NBD export of
+# the same disk go on serving (qemu-io), and it stops cleanly.
 . "$(dirname "$0")/functions.sh"
 requires qemu-io python3
 
@@ -71,6 +73,27 @@ time.sleep(0.3)
 f = d.Frontend(path)
 assert f.features() & d.VERSION_1
 print('ok: the next front end is served')
+# Memory slots (CONFIGURE_MEM_SLOTS): regions added and removed one by one.
+f.send(d.GET_MAX_MEM_SLOTS)
+slots = struct.unpack('<Q', f.recv()[2])[0]
+assert slots == 32, slots
+f.start(protocol=True, slots=True)
+half = d.MEM // 2
+st, data = f.read_sector(0, at=half + d.DATA)
+assert st == 0 and data.startswith(b'steadyblk sector zero'), (st, data[:32])
+print(f'ok: {slots} memory slots; a read into the second of two added regions')
+assert f.mem_reg(d.ADD_MEM_REG, 4096, 4096) != 0, 'an overlapping region was added'
+assert f.mem_reg(d.REM_MEM_REG, 3 * d.MEM, 4096, []) != 0, 'an unknown region was removed'
+print('ok: an overlapping region and an unknown one refused, the front end kept')
+assert f.mem_reg(d.REM_MEM_REG, half, half, []) == 0, 'REM_MEM_REG refused'
+f.desc(4, half + d.DATA, 16, 0)
+f.offer(4)
+time.sleep(0.5)
+assert f.used_idx() == 1, 'a chain into removed memory was used'
+assert f.features() & d.VERSION_1, 'the device stopped answering messages'
+print('ok: a removed region is gone (a chain into it stops the queue)')
+f.send(d.ADD_MEM_REG, struct.pack('<QQQQQ', 0, d.MEM, 4096, d.UVA + d.MEM, 0))
+expect_closed('a region added without its fd', f)
 PY
 
 wait_for 5 grep -q "a descriptor chain that loops" "$T/sb.log" ||

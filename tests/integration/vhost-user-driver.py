@@ -21,8 +21,12 @@ SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
 GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL = 11, 12, 13
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_VRING_ENABLE = 15, 16, 18
 GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
+GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 36, 37, 38
+NEED_REPLY = 1 << 3
 F_PROTOCOL_FEATURES = 1 << 30
+PROTOCOL_F_REPLY_ACK = 1 << 3
 PROTOCOL_F_INFLIGHT_SHMFD = 1 << 12
+PROTOCOL_F_CONFIGURE_MEM_SLOTS = 1 << 15
 F_NEXT, F_WRITE = 1, 2
 VERSION_1 = 1 << 32
 
@@ -94,23 +98,40 @@ class Frontend:
         r = self.recv()
         return struct.unpack('<Q', r[2])[0]
 
-    def start(self, protocol=False, base=0, keep_region=False):
+    def mem_reg(self, request, gpa, size, fds=None):
+        """ADD_MEM_REG or REM_MEM_REG of guest memory [@gpa, @gpa +
+        @size) (at the same offset of the memfd), with REPLY_ACK: the
+        ack's value, 0 for done."""
+        region = struct.pack('<QQQQQ', 0, gpa, size, UVA + gpa, gpa)
+        self.send(request, region, [self.memfd] if fds is None else fds,
+                  flags=VERSION | NEED_REPLY)
+        return struct.unpack('<Q', self.recv()[2])[0]
+
+    def start(self, protocol=False, base=0, keep_region=False, slots=False):
         """Memory, one ring, kick and call eventfds; the ring is running.
         With @protocol the protocol features are acked, and with them the
         in-flight region (the one kept, with @keep_region, as QEMU hands
         it to a back end it reconnected to); the ring then runs once
-        enabled."""
+        enabled.  With @slots (and @protocol) the memory goes in two
+        halves by ADD_MEM_REG, as QEMU does with CONFIGURE_MEM_SLOTS."""
         features = VERSION_1 | (F_PROTOCOL_FEATURES if protocol else 0)
         self.send(SET_FEATURES, struct.pack('<Q', features))
         if protocol:
-            self.send(SET_PROTOCOL_FEATURES, struct.pack('<Q', PROTOCOL_F_INFLIGHT_SHMFD))
+            pf = PROTOCOL_F_INFLIGHT_SHMFD
+            if slots:
+                pf |= PROTOCOL_F_REPLY_ACK | PROTOCOL_F_CONFIGURE_MEM_SLOTS
+            self.send(SET_PROTOCOL_FEATURES, struct.pack('<Q', pf))
             if keep_region:
                 self.send(SET_INFLIGHT_FD, *self.inflight_msg())
             else:
                 self.inflight_region(1, QSIZE)
         self.send(SET_OWNER)
-        region = struct.pack('<QQQQ', 0, MEM, UVA, 0)
-        self.send(SET_MEM_TABLE, struct.pack('<II', 1, 0) + region, [self.memfd])
+        if slots:
+            for gpa in (0, MEM // 2):
+                assert self.mem_reg(ADD_MEM_REG, gpa, MEM // 2) == 0, 'ADD_MEM_REG refused'
+        else:
+            region = struct.pack('<QQQQ', 0, MEM, UVA, 0)
+            self.send(SET_MEM_TABLE, struct.pack('<II', 1, 0) + region, [self.memfd])
         self.send(SET_VRING_NUM, struct.pack('<II', 0, QSIZE))
         self.send(SET_VRING_BASE, struct.pack('<II', 0, base))
         self.send(SET_VRING_ADDR, struct.pack('<IIQQQQ', 0, 0, UVA + DESC, UVA + USED,

@@ -193,12 +193,16 @@ static void test_mem_refuses_bad_regions(void **state)
 	r = region(UINT64_C(1) << 40, 4096);
 	expect_refused(sb_vu_mem_add_mapped(&f->mem, &r, f->guest, &err), &err, NULL);
 	/* removing needs an exact match */
+	struct sb_vu_mem gone;
+	sb_vu_mem_init(&gone);
 	r = region(0, SPLIT / 2);
-	expect_refused(sb_vu_mem_remove(&f->mem, &r, &err), &err, NULL);
+	expect_refused(sb_vu_mem_take(&f->mem, &r, &gone, &err), &err, NULL);
 	r = region(0, SPLIT);
-	assert_int_equal(sb_vu_mem_remove(&f->mem, &r, &err), 0);
+	assert_int_equal(sb_vu_mem_take(&f->mem, &r, &gone, &err), 0);
 	assert_null(sb_vu_mem_gpa(&f->mem, 0x100, 16));
 	assert_non_null(sb_vu_mem_gpa(&f->mem, SPLIT, 16));
+	assert_non_null(sb_vu_mem_gpa(&gone, 0x100, 16)); /* still mapped, elsewhere */
+	sb_vu_mem_clear(&gone);
 }
 
 static void test_mem_maps_a_memfd(void **state)

@@ -38,7 +38,8 @@
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                            \
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIG) |                               \
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                       \
-	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_LOG_SHMFD) |                           \
+	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
 static void queue_run(void *opaque);
 static void reap(void *opaque);
@@ -373,6 +374,34 @@ static int set_mem_table(struct sb_vu_device *dev)
 	return 0;
 }
 
+/* ADD_MEM_REG (CONFIGURE_MEM_SLOTS: QEMU sends the regions one by one). */
+static int add_mem_reg(struct sb_vu_device *dev)
+{
+	SB_AUTOERR struct sb_error *err = NULL;
+
+	if (sb_vu_mem_add(&dev->mem, &dev->msg.p.region.region, dev->msg.fds[0], &err) < 0) {
+		sb_warn("%s: %s", dev->name, err->msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* REM_MEM_REG: the region goes as one no longer in a SET_MEM_TABLE does. */
+static int rem_mem_reg(struct sb_vu_device *dev)
+{
+	SB_AUTOERR struct sb_error *err = NULL;
+	struct sb_vu_mem gone;
+
+	sb_vu_mem_init(&gone);
+	if (sb_vu_mem_take(&dev->mem, &dev->msg.p.region.region, &gone, &err) < 0) {
+		sb_warn("%s: %s", dev->name, err->msg);
+		return -1;
+	}
+	retire_mem(dev, &gone);
+	rings_follow_memory(dev);
+	return 0;
+}
+
 void sb_vu_device_divert_memory(struct sb_vu_device *dev)
 {
 	unsigned stuck = sb_vu_mem_divert(&dev->mem, &dev->old_mem);
@@ -535,6 +564,12 @@ static int handle(struct sb_vu_device *dev)
 		return 0;
 	case VHOST_USER_SET_MEM_TABLE:
 		return set_mem_table(dev);
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+		return reply_u64(dev, VHOST_USER_MAX_MEM_SLOTS) < 0 ? -1 : 1;
+	case VHOST_USER_ADD_MEM_REG:
+		return add_mem_reg(dev);
+	case VHOST_USER_REM_MEM_REG:
+		return rem_mem_reg(dev);
 	case VHOST_USER_SET_VRING_NUM:
 		if (!(q = msg_queue(dev, m->p.state.index)) || q->started || !m->p.state.num ||
 		    m->p.state.num > VIRTQ_SIZE_MAX || (m->p.state.num & (m->p.state.num - 1)))

@@ -115,14 +115,15 @@ static void drop(struct sb_vu_mem *m, unsigned i)
 	m->r[i] = m->r[--m->n];
 }
 
-int sb_vu_mem_remove(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
-		     struct sb_error **errp)
+int sb_vu_mem_take(struct sb_vu_mem *from, const struct vhost_user_mem_region *d,
+		   struct sb_vu_mem *to, struct sb_error **errp)
 {
-	for (unsigned i = 0; i < m->n; i++) {
-		const struct sb_vu_region *r = &m->r[i];
+	for (unsigned i = 0; i < from->n; i++) {
+		const struct sb_vu_region *r = &from->r[i];
 		if (r->gpa == d->guest_phys_addr && r->size == d->memory_size &&
-		    r->uva == d->userspace_addr) {
-			drop(m, i);
+		    r->uva == d->userspace_addr && to->n < VHOST_USER_MAX_MEM_SLOTS) {
+			to->r[to->n++] = *r;
+			from->r[i] = from->r[--from->n];
 			return 0;
 		}
 	}

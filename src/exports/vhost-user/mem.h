@@ -48,10 +48,12 @@ int sb_vu_mem_add(struct sb_vu_mem *m, const struct vhost_user_mem_region *d, in
 int sb_vu_mem_add_mapped(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
 			 void *hva, struct sb_error **errp);
 
-/* Removes (and unmaps) the region that matches @d's guest-physical
- * address, size and front-end address.  Returns 0, or -1 with @errp set. */
-int sb_vu_mem_remove(struct sb_vu_mem *m, const struct vhost_user_mem_region *d,
-		     struct sb_error **errp);
+/* Moves the region of @from that matches @d's guest-physical address,
+ * size and front-end address into @to, mapping and all (REM_MEM_REG: the
+ * caller unmaps it once nothing points into it).  Returns 0, or -1 with
+ * @errp set. */
+int sb_vu_mem_take(struct sb_vu_mem *from, const struct vhost_user_mem_region *d,
+		   struct sb_vu_mem *to, struct sb_error **errp);
 
 /* Moves the region of @from that @d names over the same file as @fd (the
  * same memory: QEMU sends its table again at every start) into @to,
