@@ -148,7 +148,7 @@ if [ -s "$out/initramfs.cpio.gz" ] && [ "$(cat "$out/initramfs.stamp" 2>/dev/nul
 else
     log "building initramfs for $kver"
     stage=$(mktemp -d "$out/stage.XXXXXX")
-    trap 'rm -rf "$stage"' EXIT
+    trap 'rm -rf "$stage" "$stage.cpio.gz"' EXIT
     mkdir -p "$stage"/{bin,dev,proc,sys,mnt,tmp,etc,lib/modules}
     cp "$busybox" "$stage/bin/busybox"
     ln -s busybox "$stage/bin/sh"
@@ -175,12 +175,19 @@ else
     echo "$kver" > "$stage/etc/kernel-version"
     # gzip -1: the kernel unpacks it in well under a second even under TCG.
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-        cpio --quiet -o -H newc --owner=0:0 --reproducible) | gzip -1 -n > "$out/initramfs.cpio.gz.tmp"
-    mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+        cpio --quiet -o -H newc --owner=0:0 --reproducible) | gzip -1 -n > "$stage.cpio.gz"
+    mv "$stage.cpio.gz" "$out/initramfs.cpio.gz"
     echo "$ir_stamp" > "$out/initramfs.stamp"
     rm -rf "$stage"
     trap - EXIT
 fi
 
-echo "$kver" > "$out/kernel-version.tmp" && mv "$out/kernel-version.tmp" "$out/kernel-version"
+# A temporary name of our own: two scenarios' guests (a migration's source
+# and destination) build at once.
+if [ "$(cat "$out/kernel-version" 2>/dev/null)" != "$kver" ]; then
+    kv_tmp=$(mktemp "$out/kernel-version.XXXXXX")
+    echo "$kver" > "$kv_tmp"
+    chmod 644 "$kv_tmp"
+    mv "$kv_tmp" "$out/kernel-version"
+fi
 echo "$out"
