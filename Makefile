@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build build-asan run check check-quick soak bench clean
+.PHONY: all deps build build-asan run check check-quick soak bench bench-vhost-user clean
 
 all: build
 
@@ -44,6 +44,11 @@ soak: build
 
 bench: build
 	bench/run.sh
+
+# fio in a guest: steadyblk's vhost-user-blk export against
+# qemu-storage-daemon's, and against steadyblk over NBD.
+bench-vhost-user: build
+	bench/vhost-user.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""run.py --out DIR --timeout S --server LABEL:PID:BYTES... -- QEMU-COMMAND...
+
+Boots the benchmark guest (bench/guest/fio-init.sh) with QEMU-COMMAND,
+whose serial console must be stdout, and follows its console: each disk
+the guest reports is matched to the server whose disk has that many bytes;
+at each job's begin and end every server's CPU time (utime + stime of the
+whole process, all threads) is read from /proc.  Writes DIR/serial.txt and
+DIR/results.json (one record per round, job and server: IOPS, MB/s, the
+server's CPU seconds and I/Os), and exits 1 if the guest did not finish."""
+import argparse
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_seconds(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--timeout', type=float, required=True)
+    ap.add_argument('--server', action='append', required=True)
+    ap.add_argument('qemu', nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    qemu = a.qemu[1:] if a.qemu[:1] == ['--'] else a.qemu
+    servers = {}
+    for s in a.server:
+        label, pid, size = s.split(':')
+        servers[int(size)] = (label, int(pid))
+
+    disk_server = {}
+    begin = {}
+    results = []
+    done = False
+    deadline = time.monotonic() + a.timeout
+    serial = open(os.path.join(a.out, 'serial.txt'), 'w')
+    p = subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=open(os.path.join(a.out, 'qemu.log'), 'w'))
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    buf = b''
+    try:
+        while not done:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                print('run: the guest did not finish in time', file=sys.stderr)
+                break
+            if not sel.select(min(left, 1.0)):
+                continue
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b'\n' in buf:
+                raw, buf = buf.split(b'\n', 1)
+                line = raw.decode(errors='replace').rstrip('\r')
+                serial.write(line + '\n')
+                w = line.split(' ', 4)  # SBJSON's JSON is the fifth
+                if w[0] == 'SBDISK':
+                    if int(w[2]) not in servers:
+                        print(f'run: disk {w[1]} of {w[2]} bytes is no server\'s',
+                              file=sys.stderr)
+                        return 1
+                    disk_server[w[1]] = servers[int(w[2])]
+                elif w[0] == 'SBBENCH':
+                    now = {label: cpu_seconds(pid) for label, pid in servers.values()}
+                    key = (w[2], w[3], w[4])
+                    if w[1] == 'begin':
+                        begin[key] = (time.monotonic(), now)
+                    else:
+                        t0, c0 = begin.pop(key)
+                        begin[key + ('end',)] = (time.monotonic() - t0,
+                                                 {k: now[k] - c0[k] for k in now})
+                elif w[0] == 'SBJSON':
+                    key = (w[1], w[2], w[3])
+                    wall, cpu = begin.pop(key + ('end',))
+                    label = disk_server[w[3]][0]
+                    job = json.loads(w[4])['jobs'][0]
+                    ios = job['read']['total_ios'] + job['write']['total_ios']
+                    results.append({
+                        'round': int(w[1]), 'job': w[2], 'server': label,
+                        'iops': job['read']['iops'] + job['write']['iops'],
+                        'mbps': (job['read']['bw_bytes'] + job['write']['bw_bytes']) / 1e6,
+                        'ios': ios, 'cpu_s': cpu[label], 'wall_s': wall,
+                        'others_cpu_s': {k: v for k, v in cpu.items() if k != label},
+                    })
+                elif w[0] == 'SBERROR':
+                    print(f'run: guest: {line}', file=sys.stderr)
+                elif w[0] == 'SBDONE':
+                    done = True
+    finally:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        serial.close()
+    with open(os.path.join(a.out, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    if not done or not results:
+        print(f'run: no complete result (see {a.out}/serial.txt)', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
