@@ -66,7 +66,7 @@ def main():
                 raw, buf = buf.split(b'\n', 1)
                 line = raw.decode(errors='replace').rstrip('\r')
                 serial.write(line + '\n')
-                w = line.split(' ', 4)  # SBJSON's JSON is the fifth
+                w = line.split(' ')
                 if w[0] == 'SBDISK':
                     if int(w[2]) not in servers:
                         print(f'run: disk {w[1]} of {w[2]} bytes is no server\'s',
@@ -82,17 +82,15 @@ def main():
                         t0, c0 = begin.pop(key)
                         begin[key + ('end',)] = (time.monotonic() - t0,
                                                  {k: now[k] - c0[k] for k in now})
-                elif w[0] == 'SBJSON':
+                elif w[0] == 'SBRES' and len(w) == 10:
                     key = (w[1], w[2], w[3])
                     wall, cpu = begin.pop(key + ('end',))
                     label = disk_server[w[3]][0]
-                    job = json.loads(w[4])['jobs'][0]
-                    ios = job['read']['total_ios'] + job['write']['total_ios']
+                    riops, wiops, rbw, wbw, rios, wios = (float(x) for x in w[4:10])
                     results.append({
                         'round': int(w[1]), 'job': w[2], 'server': label,
-                        'iops': job['read']['iops'] + job['write']['iops'],
-                        'mbps': (job['read']['bw_bytes'] + job['write']['bw_bytes']) / 1e6,
-                        'ios': ios, 'cpu_s': cpu[label], 'wall_s': wall,
+                        'iops': riops + wiops, 'mbps': (rbw + wbw) / 1e6,
+                        'ios': int(rios + wios), 'cpu_s': cpu[label], 'wall_s': wall,
                         'others_cpu_s': {k: v for k, v in cpu.items() if k != label},
                     })
                 elif w[0] == 'SBERROR':
