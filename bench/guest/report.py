@@ -32,25 +32,22 @@ def main():
         return 1e6 * r['cpu_s'] / r['ios'] if r['ios'] else float('nan')
 
     jobs = [j for j in JOBS if any(r['job'] == j for r in rows)]
-    print(f'Medians of {rounds} round(s). Throughput: IOPS for 4k jobs, MB/s for 1M.\n')
-    print('| job | ' + ' | '.join(servers) + ' | ' +
-          ' | '.join(f'{FIRST} / {o}' for o in others) + ' |')
-    print('|---' * (1 + len(servers) + len(others)) + '|')
-    for j in jobs:
-        t = [med(j, s, thr) for s in servers]
-        cells = [f'{v:.0f}' if v is not None else '-' for v in t]
-        ratios = [f'{t[0] / v:.2f}' if v and t[0] else '-' for v in t[1:]]
-        print(f'| {j} | ' + ' | '.join(cells) + ' | ' + ' | '.join(ratios) + ' |')
-    print('\nServer CPU per I/O (microseconds of user + system time, all threads):\n')
-    print('| job | ' + ' | '.join(servers) + ' | ' +
-          ' | '.join(f'{o} / {FIRST}' for o in others) + ' |')
-    print('|---' * (1 + len(servers) + len(others)) + '|')
-    for j in jobs:
-        c = [med(j, s, cpu_us) for s in servers]
-        cells = [f'{v:.1f}' if v is not None else '-' for v in c]
-        ratios = [f'{v / c[0]:.2f}' if v and c[0] else '-' for v in c[1:]]
-        print(f'| {j} | ' + ' | '.join(cells) + ' | ' + ' | '.join(ratios) + ' |')
 
+    def table(what, fmt, ratio_names, ratio):
+        """One row per job: each server's median of @what, and @ratio of
+        steadyblk's median to each other server's."""
+        print('| job | ' + ' | '.join(servers) + ' | ' + ' | '.join(ratio_names) + ' |')
+        print('|---' * (1 + len(servers) + len(others)) + '|')
+        for j in jobs:
+            m = [med(j, s, what) for s in servers]
+            cells = [fmt.format(v) if v is not None else '-' for v in m]
+            ratios = [f'{ratio(m[0], v):.2f}' if v and m[0] else '-' for v in m[1:]]
+            print(f'| {j} | ' + ' | '.join(cells) + ' | ' + ' | '.join(ratios) + ' |')
+
+    print(f'Medians of {rounds} round(s). Throughput: IOPS for 4k jobs, MB/s for 1M.\n')
+    table(thr, '{:.0f}', [f'{FIRST} / {o}' for o in others], lambda first, o: first / o)
+    print('\nServer CPU per I/O (microseconds of user + system time, all threads):\n')
+    table(cpu_us, '{:.1f}', [f'{o} / {FIRST}' for o in others], lambda first, o: o / first)
 
 if __name__ == '__main__':
     main()

@@ -306,13 +306,9 @@ sb_assert_log() {
     fi
 }
 
-# sb_assert_unharmed OUTAGE_S : the verdict of a scenario in which the guest
-# must not notice an outage of OUTAGE_S seconds: no error anywhere, all data
-# intact, the filesystem still writable and consistent; and the outage really
-# reached the guest (a write was held through most of it) and was left
-# promptly (no write held more than 5 s past it).
-sb_assert_unharmed() {
-    local len=$1
+# sb_assert_intact AFTER : no error anywhere in the guest, all data intact,
+# the filesystem still writable (a probe write after AFTER) and consistent.
+sb_assert_intact() {
     sb_assert status = "done"
     sb_assert writes -gt 0 "the guest wrote"
     sb_assert write_errors -eq 0 "no write+sync failed in the guest"
@@ -321,8 +317,17 @@ sb_assert_unharmed() {
     sb_assert remount_ro = 0 "not remounted read-only"
     sb_assert ext4_errors -eq 0 "no EXT4-fs error"
     sb_assert checksum_bad -eq 0 "every acknowledged file reads back intact"
-    sb_assert probe = ok "a new durable write works after the outage"
+    sb_assert probe = ok "a new durable write works after $1"
     sb_assert fsck = clean "the image is consistent"
+}
+
+# sb_assert_unharmed OUTAGE_S : the verdict of a scenario in which the guest
+# must not notice an outage of OUTAGE_S seconds: sb_assert_intact; and the
+# outage really reached the guest (a write was held through most of it) and
+# was left promptly (no write held more than 5 s past it).
+sb_assert_unharmed() {
+    local len=$1
+    sb_assert_intact "the outage"
     sb_assert max_latency_ms -ge "$(((len - 2) * 1000))" "a write waited out the outage"
     sb_assert max_latency_ms -le "$(((len + 5) * 1000))" "and was released soon after it"
 }

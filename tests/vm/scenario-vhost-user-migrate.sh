@@ -78,16 +78,7 @@ sb_add migration_total_ms "$(sed -n 's/.*total_ms=\([0-9-]*\).*/\1/p' <<<"$mig_o
 sb_add migration_downtime_ms "$(sed -n 's/.*downtime_ms=\([0-9-]*\).*/\1/p' <<<"$mig_out")"
 sb_summary
 
-sb_assert status = "done"
-sb_assert writes -gt 0 "the guest wrote"
-sb_assert write_errors -eq 0 "no write+sync failed in the guest"
-sb_assert dmesg_io_errors -eq 0 "no I/O error in the guest kernel"
-sb_assert journal_aborted = 0 "ext4 journal intact"
-sb_assert remount_ro = 0 "not remounted read-only"
-sb_assert ext4_errors -eq 0 "no EXT4-fs error"
-sb_assert checksum_bad -eq 0 "every acknowledged file reads back intact"
-sb_assert probe = ok "a new durable write works after the migration"
-sb_assert fsck = clean "the image is consistent"
+sb_assert_intact "the migration"
 if [ "$outage" = 1 ]; then
     # The guest's clock stands still while the VM is stopped: its longest
     # write plus the switch-over is how long the write was held.

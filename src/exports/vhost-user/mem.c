@@ -115,6 +115,13 @@ static void drop(struct sb_vu_mem *m, unsigned i)
 	m->r[i] = m->r[--m->n];
 }
 
+/* Moves region @i of @from, mapping and all, to the end of @to. */
+static void move_region(struct sb_vu_mem *from, unsigned i, struct sb_vu_mem *to)
+{
+	to->r[to->n++] = from->r[i];
+	from->r[i] = from->r[--from->n];
+}
+
 int sb_vu_mem_take(struct sb_vu_mem *from, const struct vhost_user_mem_region *d,
 		   struct sb_vu_mem *to, struct sb_error **errp)
 {
@@ -122,8 +129,7 @@ int sb_vu_mem_take(struct sb_vu_mem *from, const struct vhost_user_mem_region *d
 		const struct sb_vu_region *r = &from->r[i];
 		if (r->gpa == d->guest_phys_addr && r->size == d->memory_size &&
 		    r->uva == d->userspace_addr && to->n < VHOST_USER_MAX_MEM_SLOTS) {
-			to->r[to->n++] = *r;
-			from->r[i] = from->r[--from->n];
+			move_region(from, i, to);
 			return 0;
 		}
 	}
@@ -143,8 +149,7 @@ bool sb_vu_mem_take_same(struct sb_vu_mem *from, const struct vhost_user_mem_reg
 		if (r->map && r->gpa == d->guest_phys_addr && r->size == d->memory_size &&
 		    r->uva == d->userspace_addr && r->mmap_offset == d->mmap_offset &&
 		    r->file_dev == (uint64_t)st.st_dev && r->file_ino == (uint64_t)st.st_ino) {
-			to->r[to->n++] = *r;
-			from->r[i] = from->r[--from->n];
+			move_region(from, i, to);
 			return true;
 		}
 	}
