@@ -39,6 +39,7 @@
 #define SB_CAP_FAST_ZERO  (1u << 4)
 #define SB_CAP_MULTI_CONN (1u << 5) /* a flush on one connection covers all */
 #define SB_CAP_READ_ONLY  (1u << 6)
+#define SB_CAP_IOVEC      (1u << 7) /* takes data as iovecs (sb_request.iov) */
 
 struct sb_backend;
 

@@ -21,10 +21,16 @@
  * other file systems reads first try preadv2(RWF_NOWAIT), which completes
  * from the page cache or says EAGAIN, and only misses go to io_uring.
  *
+ * Scattered data (a guest's buffers, sb_request.iov) is read and written as
+ * it lies, with readv/writev: no copy.  After a short transfer the rest
+ * goes one buffer at a time (short transfers are rare; the list itself is
+ * the frontend's and is never changed).
+ *
  * With cache=none (O_DIRECT) offsets and lengths must be multiples of the
- * logical block size, which block_min advertises; a buffer that is not
- * aligned in memory is copied through an aligned bounce buffer (the only
- * allocation on the data path, and only for such buffers).
+ * logical block size, which block_min advertises; data that is not aligned
+ * in memory (a buffer's address, or a scattered buffer's length) is copied
+ * through an aligned bounce buffer (the only allocation on the data path,
+ * and only for such data).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +51,7 @@
 
 #include "backends/backend.h"
 #include "base/compiler.h"
+#include "base/iov.h"
 #include "base/log.h"
 
 /* valgrind does not see the kernel fill a buffer through io_uring: tell it,
@@ -79,7 +86,8 @@ enum file_step {
 struct file_ctx {
 	enum file_step step;
 	uint32_t done;                  /* bytes done (STEP_RW, STEP_ZERO_WRITE) */
-	char *bounce;                   /* aligned copy of a misaligned buffer, or NULL */
+	char *bounce;                   /* aligned copy of misaligned data, or NULL */
+	struct iovec cur;               /* the data from `done` on, when it is one buffer */
 	STAILQ_ENTRY(file_ctx) backlog; /* waiting for a free SQE, or inline */
 };
 
@@ -119,20 +127,43 @@ static inline struct sb_request *ctx_req(struct file_ctx *c)
 
 /* ---- submission ---- */
 
+/* The data still to move, from c->done on, as iovecs for readv/writev (see
+ * the top of this file): all of the list at the start, and after a short
+ * transfer the rest of the list from the buffer it stopped in (when it
+ * stopped between two) or of that one buffer. */
+static const struct iovec *file_rw_iov(struct sb_request *req, struct file_ctx *c,
+				       unsigned *cnt)
+{
+	if (c->bounce || !req->iovcnt) {
+		c->cur.iov_base = (c->bounce ? c->bounce : (char *)req->buf) + c->done;
+		c->cur.iov_len = req->length - c->done;
+		*cnt = 1;
+		return &c->cur;
+	}
+	return sb_iov_rest(req->iov, req->iovcnt, c->done, &c->cur, cnt);
+}
+
 static void file_prep(struct file_backend *f, struct sb_request *req, struct io_uring_sqe *sqe)
 {
 	struct file_ctx *c = req_ctx(req);
 	uint64_t off = req->offset + c->done;
 	uint32_t len = req->length - c->done;
-	char *buf;
+	const struct iovec *iov;
+	unsigned cnt;
 
 	switch (c->step) {
 	case STEP_RW:
-		buf = (c->bounce ? c->bounce : (char *)req->buf) + c->done;
+		iov = file_rw_iov(req, c, &cnt);
 		if (req->op == SB_OP_READ) {
-			io_uring_prep_read(sqe, f->fd, buf, len, off);
+			if (cnt == 1)
+				io_uring_prep_read(sqe, f->fd, iov->iov_base, iov->iov_len, off);
+			else
+				io_uring_prep_readv(sqe, f->fd, iov, cnt, off);
 		} else {
-			io_uring_prep_write(sqe, f->fd, buf, len, off);
+			if (cnt == 1)
+				io_uring_prep_write(sqe, f->fd, iov->iov_base, iov->iov_len, off);
+			else
+				io_uring_prep_writev(sqe, f->fd, iov, cnt, off);
 			if (req->flags & SB_REQ_FUA)
 				sqe->rw_flags = RWF_DSYNC;
 		}
@@ -209,15 +240,17 @@ static void file_run_inline(struct file_backend *f)
 
 	while ((c = STAILQ_FIRST(&f->inline_q))) {
 		struct sb_request *req = ctx_req(c);
-		struct iovec iov = { (char *)req->buf + c->done, req->length - c->done };
+		unsigned cnt;
+		const struct iovec *iov = file_rw_iov(req, c, &cnt);
 		off_t off = (off_t)(req->offset + c->done);
 		ssize_t n;
 
 		STAILQ_REMOVE_HEAD(&f->inline_q, backlog);
 		if (req->op == SB_OP_READ)
-			n = preadv2(f->fd, &iov, 1, off, f->memfs ? 0 : RWF_NOWAIT);
+			n = preadv2(f->fd, iov, (int)cnt, off, f->memfs ? 0 : RWF_NOWAIT);
 		else
-			n = pwritev2(f->fd, &iov, 1, off, (req->flags & SB_REQ_FUA) ? RWF_DSYNC : 0);
+			n = pwritev2(f->fd, iov, (int)cnt, off,
+				     (req->flags & SB_REQ_FUA) ? RWF_DSYNC : 0);
 		if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) {
 			if (errno == EOPNOTSUPP)
 				f->read_nowait = false; /* this file system cannot: stop asking */
@@ -287,7 +320,21 @@ static void file_prepare(void *opaque)
 		sb_loop_defer(f->loop, &f->again);
 }
 
-/* For O_DIRECT: the range must be aligned; the buffer is copied when it is
+/* Can O_DIRECT move the request's data as it lies in memory?  Every
+ * buffer's address must be aligned, and a scattered buffer's length too. */
+static bool file_direct_aligned(const struct file_backend *f, const struct sb_request *req)
+{
+	uintptr_t bits = 0;
+
+	if (!req->iovcnt)
+		return ((uintptr_t)req->buf & (f->mem_align - 1)) == 0;
+	for (uint32_t i = 0; i < req->iovcnt; i++)
+		bits |= ((uintptr_t)req->iov[i].iov_base & (f->mem_align - 1)) |
+			(req->iov[i].iov_len & (f->be.block_min - 1));
+	return bits == 0;
+}
+
+/* For O_DIRECT: the range must be aligned; the data is copied when it is
  * not.  Returns 0 or -errno. */
 static int file_direct_prepare(struct file_backend *f, struct sb_request *req)
 {
@@ -295,12 +342,12 @@ static int file_direct_prepare(struct file_backend *f, struct sb_request *req)
 
 	if ((req->offset | req->length) & (f->be.block_min - 1))
 		return -EINVAL;
-	if (req->op == SB_OP_ZERO || SB_LIKELY(((uintptr_t)req->buf & (f->mem_align - 1)) == 0))
+	if (req->op == SB_OP_ZERO || SB_LIKELY(file_direct_aligned(f, req)))
 		return 0;
 	if (posix_memalign((void **)&c->bounce, SB_MAX(f->mem_align, f->be.block_min), req->length))
 		return -ENOMEM;
 	if (req->op == SB_OP_WRITE)
-		memcpy(c->bounce, req->buf, req->length);
+		sb_request_copy_data(req, c->bounce);
 	return 0;
 }
 
@@ -373,7 +420,9 @@ static void file_finish(struct file_backend *f, struct sb_request *req, int err)
 	struct file_ctx *c = req_ctx(req);
 
 	if (SB_UNLIKELY(c->bounce)) {
-		if (req->op == SB_OP_READ && !err)
+		if (req->op == SB_OP_READ && !err && req->iovcnt)
+			sb_iov_from_buf(req->iov, req->iovcnt, 0, c->bounce, req->length);
+		else if (req->op == SB_OP_READ && !err)
 			memcpy(req->buf, c->bounce, req->length);
 		free(c->bounce);
 		c->bounce = NULL;
@@ -381,11 +430,33 @@ static void file_finish(struct file_backend *f, struct sb_request *req, int err)
 	sb_backend_complete(&f->be, req, err);
 }
 
+/* A read step put @len bytes at c->done of the request's data, or would
+ * have (@zero: past the end of the file, which reads as zeroes). */
+static void file_read_landed(struct sb_request *req, struct file_ctx *c, uint32_t len, bool zero)
+{
+	char *flat = c->bounce ? c->bounce : req->buf;
+	size_t skip;
+
+	if (flat || !req->iovcnt) {
+		if (zero)
+			memset(flat + c->done, 0, len);
+		VALGRIND_MAKE_MEM_DEFINED(flat + c->done, len);
+		return;
+	}
+	if (zero)
+		sb_iov_memset(req->iov, req->iovcnt, c->done, 0, len);
+	for (unsigned i = sb_iov_seek(req->iov, req->iovcnt, c->done, &skip);
+	     i < req->iovcnt && len; i++, skip = 0) {
+		uint32_t here = (uint32_t)SB_MIN(req->iov[i].iov_len - skip, len);
+		VALGRIND_MAKE_MEM_DEFINED((char *)req->iov[i].iov_base + skip, here);
+		len -= here;
+	}
+}
+
 /* A read or write step moved @res bytes (or failed). */
 static void file_rw_done(struct file_backend *f, struct sb_request *req, int res)
 {
 	struct file_ctx *c = req_ctx(req);
-	char *buf = c->bounce ? c->bounce : req->buf; /* NULL for zeroes */
 
 	if (res < 0) {
 		file_finish(f, req, res);
@@ -398,9 +469,9 @@ static void file_rw_done(struct file_backend *f, struct sb_request *req, int res
 		}
 		/* End of file: the file shrank under us.  NBD reads it as zeroes. */
 		res = (int)(req->length - c->done);
-		memset(buf + c->done, 0, (size_t)res);
+		file_read_landed(req, c, (uint32_t)res, true);
 	} else if (req->op == SB_OP_READ) {
-		VALGRIND_MAKE_MEM_DEFINED(buf + c->done, res);
+		file_read_landed(req, c, (uint32_t)res, false);
 	}
 	c->done += (uint32_t)res;
 	if (SB_UNLIKELY(c->done < req->length)) { /* short: queue the rest */
@@ -664,7 +735,8 @@ static int file_open(struct sb_loop *loop, const char *spec,
 	f->be.ops = &file_ops;
 	f->be.ctx_size = sizeof(struct file_ctx);
 	f->be.connected = true;
-	f->be.caps = SB_CAP_FLUSH | SB_CAP_MULTI_CONN; /* one fd: flush covers all */
+	/* One fd: a flush covers all. */
+	f->be.caps = SB_CAP_FLUSH | SB_CAP_MULTI_CONN | SB_CAP_IOVEC;
 	if (f->read_only)
 		f->be.caps |= SB_CAP_READ_ONLY;
 	else

@@ -24,7 +24,10 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
+
+#include "base/iov.h"
 
 enum sb_op {
 	SB_OP_READ,
@@ -69,6 +72,12 @@ struct sb_request {
 	uint64_t offset;
 	uint32_t length;
 	void *buf;                 /* read: filled; write: the data; frontend-owned */
+	/* Or the data scattered over buffers (a guest's, with vhost-user):
+	 * iovcnt > 0 and buf NULL.  Only for a backend with SB_CAP_IOVEC;
+	 * the list is the frontend's and nobody else changes it, so a retry
+	 * finds it whole. */
+	const struct iovec *iov;
+	uint32_t iovcnt;
 	struct sb_session *session;
 	sb_request_done_fn done;
 
@@ -107,6 +116,25 @@ static inline bool sb_op_is_write(enum sb_op op)
 static inline uint64_t sb_request_payload(const struct sb_request *req)
 {
 	return (req->op == SB_OP_READ || req->op == SB_OP_WRITE) ? req->length : 0;
+}
+
+/* Copies a write's data into @dst (req->length bytes). */
+static inline void sb_request_copy_data(const struct sb_request *req, void *dst)
+{
+	if (req->iovcnt)
+		sb_iov_to_buf(req->iov, req->iovcnt, 0, dst, req->length);
+	else
+		memcpy(dst, req->buf, req->length);
+}
+
+/* Zeroes a read's data: what a read that is not done must leave, never the
+ * stale memory the buffer held. */
+static inline void sb_request_zero_data(struct sb_request *req)
+{
+	if (req->iovcnt)
+		sb_iov_memset(req->iov, req->iovcnt, 0, 0, req->length);
+	else
+		memset(req->buf, 0, req->length);
 }
 
 const char *sb_op_name(enum sb_op op);

@@ -104,7 +104,7 @@ bool sb_unflushed_append(struct sb_unflushed *log, const struct sb_request *req)
 	e->flags = (uint16_t)req->flags;
 	e->dead = 0;
 	if (len)
-		memcpy(e->data, req->buf, len);
+		sb_request_copy_data(req, e->data);
 	log->head = pos + size == log->cap ? 0 : pos + size;
 	log->used += size;
 	log->entries++;

@@ -193,6 +193,33 @@ class Frontend:
         self.wait_used(done + 1)
         return self.request_result(at)
 
+    def scattered(self, write, sector, lens, data=None, at=DATA, misalign=0):
+        """A virtio-blk OUT (@write) or IN request whose data is several
+        buffers of @lens bytes, each starting on a page of its own at
+        @misalign bytes into it; the header at @at, the status byte on the
+        page after the buffers.
+        Waits; returns the status and, for a read, the data."""
+        assert len(lens) <= QSIZE - 2
+        bufs, page = [], at + 0x1000
+        for n in lens:
+            bufs.append(page + misalign)
+            page += (misalign + n + 0xfff) & ~0xfff
+        status = page
+        self.mem[at:at + 16] = struct.pack('<IIQ', 1 if write else 0, 0, sector)
+        pos = 0
+        for i, (addr, n) in enumerate(zip(bufs, lens)):
+            self.mem[addr:addr + n] = data[pos:pos + n] if write else b'\xee' * n
+            pos += n
+            self.desc(i + 1, addr, n, F_NEXT | (0 if write else F_WRITE), i + 2)
+        self.desc(0, at, 16, F_NEXT, 1)
+        self.desc(len(lens) + 1, status, 1, F_WRITE)
+        self.mem[status] = 0xff
+        done = self.used_idx()
+        self.offer(0)
+        self.wait_used(done + 1)
+        got = b''.join(bytes(self.mem[a:a + n]) for a, n in zip(bufs, lens))
+        return self.mem[status], None if write else got
+
     def request_result(self, at=DATA):
         """(status, data) of the one-sector request at guest address @at."""
         return self.mem[at + 0x1000], bytes(self.mem[at + 0x200:at + 0x400])

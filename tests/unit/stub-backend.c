@@ -33,16 +33,20 @@ static int stub_result(struct stub_backend *s, const struct sb_request *req)
 static void stub_apply(struct stub_backend *s, struct sb_request *req)
 {
 	if (req->offset + req->length > s->be.size ||
-	    (!req->buf && (req->op == SB_OP_READ || req->op == SB_OP_WRITE)))
+	    (!req->buf && !req->iovcnt && (req->op == SB_OP_READ || req->op == SB_OP_WRITE)))
 		return;
 	switch (req->op) {
 	case SB_OP_READ:
-		memcpy(req->buf, s->data + req->offset, req->length);
+		if (req->iovcnt)
+			sb_iov_from_buf(req->iov, req->iovcnt, 0, s->data + req->offset,
+					req->length);
+		else
+			memcpy(req->buf, s->data + req->offset, req->length);
 		break;
 	case SB_OP_WRITE:
-		memcpy(s->data + req->offset, req->buf, req->length);
+		sb_request_copy_data(req, s->data + req->offset);
 		if (req->flags & SB_REQ_FUA)
-			memcpy(s->durable + req->offset, req->buf, req->length);
+			memcpy(s->durable + req->offset, s->data + req->offset, req->length);
 		break;
 	case SB_OP_TRIM:
 	case SB_OP_ZERO:

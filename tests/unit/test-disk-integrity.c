@@ -170,6 +170,38 @@ static void test_failed_flush_replays(void **state)
 	assert_int_equal(f->stub->durable[4096], 0x5c);
 }
 
+/* A write of data scattered over buffers is logged as its bytes in order,
+ * and a replay after a failed flush writes them again: the guest's buffers
+ * (vhost-user) may hold other data by then. */
+static void test_scattered_write_replayed(void **state)
+{
+	struct fx *f = *state;
+	struct iovec iov[2] = { { f->buf[1], 1000 }, { f->buf[2], 3096 } };
+
+	open_disk_with_log(f, 1 << 20);
+	memset(f->buf[1], 0x5a, sizeof(f->buf[1]));
+	memset(f->buf[2], 0xa5, sizeof(f->buf[2]));
+	f->req[0]->iov = iov;
+	f->req[0]->iovcnt = 2;
+	submit(f, 0, SB_OP_WRITE, 4096, 4096, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->stub->data[4096 + 999], 0x5a);
+	assert_int_equal(f->stub->data[4096 + 1000], 0xa5);
+	memset(f->buf[1], 0, sizeof(f->buf[1])); /* the guest reuses its buffers */
+	memset(f->buf[2], 0, sizeof(f->buf[2]));
+	f->stub->park = true;
+	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
+	run_for(f, 2);
+	stub_lose_cache(f->stub);
+	stub_finish_one(f->stub, 0, -EIO);
+	f->stub->park = false;
+	run_until_done(f, 3);
+	run_for(f, 5);
+	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
+	for (int i = 0; i < 4096; i++)
+		assert_int_equal((unsigned char)f->stub->data[4096 + i], i < 1000 ? 0x5a : 0xa5);
+}
+
 /* A flush in flight when the cache is lost proves nothing: it is held,
  * issued again after the replay, and only then succeeds. */
 static void test_flush_across_cache_loss_reissued(void **state)
@@ -716,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_log_ring_wraps_in_order),
 		T(test_replay_before_anything_else),
 		T(test_failed_flush_replays),
+		T(test_scattered_write_replayed),
 		T(test_flush_across_cache_loss_reissued),
 		T(test_reconnect_replays_then_releases),
 		T(test_replay_failure_holds_and_restarts),

@@ -41,6 +41,27 @@ static void test_ignore_zeroes_read(void **state)
 		assert_int_equal(f->buf[0][i], 0);
 }
 
+/* The same for data scattered over buffers: every one of them zeroed. */
+static void test_ignore_zeroes_scattered_read(void **state)
+{
+	struct fx *f = *state;
+	struct iovec iov[3] = { { f->buf[1], 100 }, { f->buf[2], 312 }, { f->buf[3], 100 } };
+
+	sb_policy_set_rerror(&f->policy, SB_ACTION_IGNORE);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	for (int i = 1; i <= 3; i++)
+		memset(f->buf[i], 0xab, sizeof(f->buf[i]));
+	f->req[0]->iov = iov;
+	f->req[0]->iovcnt = 3;
+	submit(f, 0, SB_OP_READ, 0, 512, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+	for (int i = 0; i < 3; i++)
+		for (size_t j = 0; j < sizeof(f->buf[0]); j++)
+			assert_int_equal((unsigned char)f->buf[i + 1][j], j < iov[i].iov_len ? 0 : 0xab);
+}
+
 static void test_sync_submit_failure(void **state)
 {
 	struct fx *f = *state;
@@ -586,6 +607,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_report),
 		T(test_ignore_zeroes_read),
+		T(test_ignore_zeroes_scattered_read),
 		T(test_sync_submit_failure),
 		T(test_retry_hold_and_recover),
 		T(test_non_retryable_reported_at_once),

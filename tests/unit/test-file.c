@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Description: unit tests of the file backend: reads, writes, flush, FUA,
  * trim and write-zeroes through io_uring on a real file, checked with
- * pread(), in both cache modes; many requests at once; and the zeroing
- * fallbacks on tmpfs.
+ * pread(), in both cache modes; data scattered over buffers (iovecs), on
+ * every I/O path; many requests at once; and the zeroing fallbacks on tmpfs.
  *
  * The temporary files live next to this executable (the build directory,
  * on a real disk), because O_DIRECT may not work in /tmp.  The test plays
@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "base/iov.h"
 #include "base/loop.h"
 
 #define DISK_SIZE (4u << 20)
@@ -167,11 +168,9 @@ static void run_until(struct harness *h, unsigned target)
 	}
 }
 
-/* Submits one request and waits for it; returns its result. */
-static int do_io(struct harness *h, enum sb_op op, uint32_t flags, uint64_t offset,
-		 uint32_t length, void *buf)
+/* Submits @req, waits for it and frees it; returns its result. */
+static int do_req(struct harness *h, struct sb_request *req)
 {
-	struct sb_request *req = new_req(h, op, flags, offset, length, buf);
 	int r = sb_backend_submit(h->be, req);
 
 	if (r == 0) {
@@ -181,6 +180,25 @@ static int do_io(struct harness *h, enum sb_op op, uint32_t flags, uint64_t offs
 	}
 	free(req);
 	return r;
+}
+
+/* Submits one request and waits for it; returns its result. */
+static int do_io(struct harness *h, enum sb_op op, uint32_t flags, uint64_t offset,
+		 uint32_t length, void *buf)
+{
+	return do_req(h, new_req(h, op, flags, offset, length, buf));
+}
+
+/* The same with the data scattered over [@iov, @iov + @n). */
+static int do_iov(struct harness *h, enum sb_op op, uint32_t flags, uint64_t offset,
+		  const struct iovec *iov, unsigned n)
+{
+	struct sb_request *req = new_req(h, op, flags, offset, (uint32_t)sb_iov_length(iov, n),
+					 NULL);
+
+	req->iov = iov;
+	req->iovcnt = n;
+	return do_req(h, req);
 }
 
 static void expect_bytes(struct harness *h, uint64_t offset, uint32_t length, int byte)
@@ -389,6 +407,129 @@ static void test_direct_aligned_and_bounced(void **state)
 	free(buf);
 }
 
+/* ---- scattered data ---- */
+
+#define SCATTER_MAX 8
+
+struct scatter {
+	struct iovec iov[SCATTER_MAX];
+	struct iovec copy[SCATTER_MAX]; /* the list as made: nobody may change it */
+	unsigned n;
+	size_t len;
+};
+
+/* Makes a list of @n buffers of @lens bytes, each in its own allocation at
+ * @misalign bytes past a page boundary (so neighbours never touch). */
+static void scatter_make(struct scatter *sc, const size_t *lens, unsigned n, size_t misalign)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->n = n;
+	for (unsigned i = 0; i < n; i++) {
+		void *p = NULL;
+		assert_int_equal(posix_memalign(&p, 4096, lens[i] + misalign), 0);
+		sc->iov[i] = (struct iovec){ (char *)p + misalign, lens[i] };
+		sc->len += lens[i];
+	}
+	memcpy(sc->copy, sc->iov, sizeof(sc->iov));
+}
+
+static void scatter_free(struct scatter *sc, size_t misalign)
+{
+	assert_memory_equal(sc->copy, sc->iov, sizeof(sc->iov));
+	for (unsigned i = 0; i < sc->n; i++)
+		free((char *)sc->iov[i].iov_base - misalign);
+}
+
+/* Writes a pattern at @offset from buffers of @wlens and reads it back into
+ * buffers of @rlens (another split): the file holds the pattern in order,
+ * the read brings it back, and neither list was changed. */
+static void scatter_round_trip(struct harness *h, uint64_t offset, const size_t *wlens,
+			       unsigned wn, const size_t *rlens, unsigned rn, size_t misalign,
+			       uint32_t flags)
+{
+	struct scatter w, r;
+	unsigned char *want, *got;
+
+	scatter_make(&w, wlens, wn, misalign);
+	scatter_make(&r, rlens, rn, misalign);
+	assert_int_equal(w.len, r.len);
+	want = malloc(w.len);
+	got = malloc(w.len);
+	for (size_t i = 0; i < w.len; i++)
+		want[i] = (unsigned char)(i * 13 + offset + 5);
+	assert_int_equal(sb_iov_from_buf(w.iov, w.n, 0, want, w.len), w.len);
+	assert_int_equal(do_iov(h, SB_OP_WRITE, flags, offset, w.iov, w.n), 0);
+	assert_int_equal(pread(h->fd, got, w.len, (off_t)offset), (ssize_t)w.len);
+	assert_memory_equal(got, want, w.len);
+
+	sb_iov_memset(r.iov, r.n, 0, 0xee, r.len);
+	assert_int_equal(do_iov(h, SB_OP_READ, 0, offset, r.iov, r.n), 0);
+	memset(got, 0, w.len);
+	assert_int_equal(sb_iov_to_buf(r.iov, r.n, 0, got, r.len), r.len);
+	assert_memory_equal(got, want, w.len);
+	scatter_free(&w, misalign);
+	scatter_free(&r, misalign);
+	free(want);
+	free(got);
+}
+
+/* A read over the end of a shrunk file: the part past the end reads as
+ * zeroes, after a short read that stopped inside a buffer (@cut_inside) or
+ * between two. */
+static void scatter_read_eof(struct harness *h, bool cut_inside)
+{
+	static const size_t lens[] = { 4096, 4096, 8192 };
+	struct scatter r;
+	unsigned char *got;
+	uint64_t eof = DISK_SIZE - (cut_inside ? 10240 : 8192);
+	uint64_t offset = DISK_SIZE - 16384;
+
+	assert_int_equal(ftruncate(h->fd, (off_t)eof), 0);
+	scatter_make(&r, lens, 3, 0);
+	sb_iov_memset(r.iov, r.n, 0, 0x55, r.len);
+	assert_int_equal(do_iov(h, SB_OP_READ, 0, offset, r.iov, r.n), 0);
+	got = malloc(r.len);
+	sb_iov_to_buf(r.iov, r.n, 0, got, r.len);
+	for (size_t i = 0; i < r.len; i++)
+		assert_int_equal(got[i], offset + i < eof ? (unsigned char)((offset + i) * 7 + 1) : 0);
+	scatter_free(&r, 0);
+	free(got);
+	assert_int_equal(ftruncate(h->fd, DISK_SIZE), 0);
+}
+
+/* Writes through io_uring, reads from the page cache on the loop. */
+static void test_scattered(void **state)
+{
+	struct harness *h = *state;
+	static const size_t odd[] = { 1, 4095, 3000, 9000, 512 };
+	static const size_t other[] = { 7000, 7000, 2608 };
+	static const size_t pages[] = { 4096, 4096, 4096, 4096 };
+
+	if (!h)
+		skip();
+	scatter_round_trip(h, 777, odd, 5, other, 3, 0, 0);
+	scatter_round_trip(h, 1 << 20, pages, 4, pages, 4, 0, SB_REQ_FUA);
+	/* In this order: growing the file back leaves zeroes past the cut. */
+	scatter_read_eof(h, false);
+	scatter_read_eof(h, true);
+}
+
+/* cache=none: pages go as they lie; a buffer of a misaligned length or
+ * address goes through the bounce buffer. */
+static void test_direct_scattered(void **state)
+{
+	struct harness *h = *state;
+	static const size_t pages[] = { 4096, 8192, 4096 };
+	static const size_t odd[] = { 100, 12188, 4096 };
+
+	if (!h->be)
+		skip();
+	scatter_round_trip(h, 64 * 4096, pages, 3, pages, 3, 0, 0);
+	scatter_round_trip(h, 80 * 4096, odd, 3, pages, 3, 0, SB_REQ_FUA);
+	scatter_round_trip(h, 96 * 4096, pages, 3, odd, 3, 0, 0);
+	scatter_round_trip(h, 112 * 4096, pages, 3, pages, 3, 1, 0);
+}
+
 /* ---- tmpfs: no ZERO_RANGE, so the fallbacks run ---- */
 
 static int setup_shm(void **state)
@@ -445,6 +586,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_direct_aligned_and_bounced, setup_direct,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_zero_fallbacks, setup_shm, teardown_shm),
+		cmocka_unit_test_setup_teardown(test_scattered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scattered, setup_shm, teardown_shm),
+		cmocka_unit_test_setup_teardown(test_direct_scattered, setup_direct, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,15 +3,18 @@
  * popped chain (header, data, status byte) becomes an sb_request of the
  * disk, and its completion a status byte and a used element.
  *
- * Data moves without a copy when it is one buffer in guest memory (a page
- * or a contiguous run of pages, the common case): the request points into
- * the guest.  A request scattered over several buffers goes through the
+ * Data moves without a copy: a request's data in one buffer of guest memory
+ * (a page or a contiguous run of pages) is its buffer, and data scattered
+ * over several buffers (a 1M write of a guest is dozens) is handed over as
+ * the chain's iovecs to a backend that takes them (SB_CAP_IOVEC, the file
+ * backend).  For the others (NBD, iSCSI) scattered data goes through the
  * slot's bounce buffer, kept for the next request of that slot. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/iov.h"
 #include "base/log.h"
 #include "exports/vhost-user/internal.h"
 
@@ -65,30 +68,6 @@ void sb_vu_blk_config(const struct sb_vu_export *exp, struct virtio_blk_config *
 	cfg->write_zeroes_may_unmap = 1;
 }
 
-/* Copies @len bytes at @off of the iovecs [@iov, @iov + @n) into @dst, or
- * from @src into them.  Returns the bytes copied. */
-static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, void *dst,
-		       const void *src, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t here;
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		here = SB_MIN(iov[i].iov_len - off, len - done);
-		if (dst)
-			memcpy((char *)dst + done, (char *)iov[i].iov_base + off, here);
-		else
-			memcpy((char *)iov[i].iov_base + off, (const char *)src + done, here);
-		done += here;
-		off = 0;
-	}
-	return done;
-}
-
 /* Finishes @s with @status, @data bytes written before it. */
 static void finish(struct sb_vu_slot *s, uint8_t status, uint32_t data)
 {
@@ -135,12 +114,20 @@ static uint64_t data_range(struct sb_vu_slot *s, bool into_guest, size_t skip)
 	return len;
 }
 
-/* One buffer: the request points into the guest; more: the bounce buffer,
- * filled for a write.  Returns 0 or -ENOMEM. */
+/* One buffer: the request points into the guest; more: the iovecs, or the
+ * bounce buffer (filled for a write) for a backend that takes one buffer
+ * only.  Returns 0 or -ENOMEM. */
 static int attach_data(struct sb_vu_slot *s, bool write, uint32_t len)
 {
+	s->req.iovcnt = 0;
 	if (s->data_cnt == 1) {
 		s->req.buf = s->iov[s->data_iov].iov_base;
+		return 0;
+	}
+	if (sb_disk_backend(s->q->dev->exp->disk)->caps & SB_CAP_IOVEC) {
+		s->req.buf = NULL;
+		s->req.iov = s->iov + s->data_iov;
+		s->req.iovcnt = s->data_cnt;
 		return 0;
 	}
 	if (s->bounce_cap < len) {
@@ -153,7 +140,7 @@ static int attach_data(struct sb_vu_slot *s, bool write, uint32_t len)
 	}
 	s->req.buf = s->bounce;
 	if (write)
-		iov_copy(s->iov + s->data_iov, s->data_cnt, 0, s->bounce, NULL, len);
+		sb_iov_to_buf(s->iov + s->data_iov, s->data_cnt, 0, s->bounce, len);
 	return 0;
 }
 
@@ -167,8 +154,8 @@ static void blk_done(struct sb_request *req, int err)
 		sb_vu_device_slot_done(s, false);
 		return;
 	}
-	if (err == 0 && req->op == SB_OP_READ && req->buf == s->bounce)
-		iov_copy(s->iov + s->data_iov, s->data_cnt, 0, NULL, s->bounce, req->length);
+	if (err == 0 && req->op == SB_OP_READ && req->buf && req->buf == s->bounce)
+		sb_iov_from_buf(s->iov + s->data_iov, s->data_cnt, 0, s->bounce, req->length);
 	finish(s, err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK,
 	       err == 0 && req->op == SB_OP_READ ? req->length : 0);
 }
@@ -193,8 +180,10 @@ static void submit(struct sb_vu_slot *s, enum sb_op op, uint32_t flags, uint64_t
 	s->req.length = length;
 	s->req.session = &s->inst->session;
 	s->req.done = blk_done;
-	if (op != SB_OP_READ && op != SB_OP_WRITE)
+	if (op != SB_OP_READ && op != SB_OP_WRITE) {
 		s->req.buf = NULL;
+		s->req.iovcnt = 0;
+	}
 	sb_disk_submit(dev->exp->disk, &s->req);
 }
 
@@ -211,7 +200,7 @@ void sb_vu_blk_start(struct sb_vu_slot *s)
 		struct iovec *last = &s->iov[s->chain.nout + s->chain.nin - 1];
 		s->status = (unsigned char *)last->iov_base + last->iov_len - 1;
 	}
-	if (!s->status || iov_copy(s->iov, s->chain.nout, 0, &h, NULL, sizeof(h)) != sizeof(h)) {
+	if (!s->status || sb_iov_to_buf(s->iov, s->chain.nout, 0, &h, sizeof(h)) != sizeof(h)) {
 		sb_warn("%s: a request without its header or status byte", s->q->dev->name);
 		finish(s, VIRTIO_BLK_S_IOERR, 0);
 		return;
@@ -246,8 +235,8 @@ void sb_vu_blk_start(struct sb_vu_slot *s)
 
 		memcpy(id, exp->serial, strnlen(exp->serial, sizeof(id)));
 		data_range(s, true, 0);
-		room = iov_copy(s->iov + s->data_iov, s->data_cnt, 0, NULL, id,
-				SB_MIN(room, sizeof(id)));
+		room = sb_iov_from_buf(s->iov + s->data_iov, s->data_cnt, 0, id,
+				       SB_MIN(room, sizeof(id)));
 		finish(s, VIRTIO_BLK_S_OK, (uint32_t)room);
 		return;
 	}
@@ -264,7 +253,7 @@ void sb_vu_blk_start(struct sb_vu_slot *s)
 		}
 		/* One segment, as the config space says (max_*_seg = 1). */
 		if (s->chain.out_bytes != sizeof(h) + sizeof(seg) ||
-		    iov_copy(s->iov, s->chain.nout, sizeof(h), &seg, NULL, sizeof(seg)) !=
+		    sb_iov_to_buf(s->iov, s->chain.nout, sizeof(h), &seg, sizeof(seg)) !=
 			    sizeof(seg)) {
 			finish(s, VIRTIO_BLK_S_UNSUPP, 0);
 			return;
