@@ -9,7 +9,9 @@
 #
 # Knobs (environment): STEADYBLK, SB_BUILDDIR, SB_RESULTS (see lib.sh),
 #   SB_DURATION (guest write phase, default 25), SB_OUTAGE_AT (seconds after
-#   the guest's SBSTART, default 5), SB_OUTAGE_LEN (default 10).
+#   the guest's SBSTART, default 5), SB_OUTAGE_LEN (default 10),
+#   SB_TRANSPORT (nbd, the default: QEMU's NBD client and virtio-blk;
+#   vhost-user: steadyblk is the guest's virtio-blk device).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,7 +21,7 @@ outage_len=${SB_OUTAGE_LEN:-10}
 
 sb_need_steadyblk
 sb_need qemu-system-x86_64 qemu-nbd mkfs.ext4 e2fsck cpio timeout awk
-sb_init kill-qemu-nbd "steadyblk --werror retry --rerror retry in front of qemu-nbd, SIGKILLed and restarted ${outage_len} s later"
+sb_init "kill-qemu-nbd${SB_NAME_SUFFIX:-}" "steadyblk --werror retry --rerror retry in front of qemu-nbd, SIGKILLed and restarted ${outage_len} s later"
 "$SB_VM_DIR/build-guest.sh" "$SB_BUILDDIR" > /dev/null
 
 sock=$SB_DIR/sut.sock
@@ -35,11 +37,12 @@ start_backend() {
 }
 start_backend
 
+[ "${SB_TRANSPORT:-nbd}" = nbd ] || export SB_EXPORT_URI="vhost-user-blk://$sock"
 sb_steadyblk sut "$sock" "nbd+unix:///?socket=$backsock" \
     --werror retry --rerror retry --retry-max-interval 1s
 sut_pid=$SB_LASTPID
 
-sb_guest --socket "$sock" --duration "$duration"
+sb_guest --socket "$sock" --duration "$duration" ${SB_EXPORT_URI:+--vhost-user}
 sb_wait_start 40
 sb_sleep_guest "$outage_at"
 sb_kill "$backend_pid" KILL
