@@ -9,6 +9,12 @@ IHAVEOPT = 0x49484156454F5054
 REP_MAGIC = 0x3E889045565A9
 REQUEST_MAGIC = 0x25609513
 SIMPLE_REPLY_MAGIC = 0x67446698
+STRUCTURED_REPLY_MAGIC = 0x668E33EF
+REPLY_FLAG_DONE = 1
+REPLY_TYPE_NONE, REPLY_TYPE_OFFSET_DATA, REPLY_TYPE_OFFSET_HOLE = 0, 1, 2
+REPLY_TYPE_ERROR, REPLY_TYPE_ERROR_OFFSET = 2**15 + 1, 2**15 + 2
+FLAG_SEND_DF = 1 << 7
+CMD_FLAG_DF = 1 << 2
 
 OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS = 1, 2, 3, 5
 OPT_INFO, OPT_GO, OPT_STRUCTURED_REPLY = 6, 7, 8
@@ -75,6 +81,13 @@ def reply(s):
     magic, error, cookie = struct.unpack(">IIQ", recvn(s, 16))
     assert magic == SIMPLE_REPLY_MAGIC, hex(magic)
     return error, cookie
+
+
+def chunk(s):
+    """Returns (flags, type, cookie, payload) of a structured reply chunk."""
+    magic, flags, typ, cookie, length = struct.unpack(">IHHQI", recvn(s, 20))
+    assert magic == STRUCTURED_REPLY_MAGIC, hex(magic)
+    return flags, typ, cookie, recvn(s, length)
 
 
 def closed_by_peer(s):

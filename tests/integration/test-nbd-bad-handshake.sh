@@ -42,8 +42,8 @@ option(s, 99, b"junk")
 assert option_reply(s)[:2] == (99, REP_ERR_UNSUP)
 option(s, OPT_STARTTLS)
 assert option_reply(s)[1] == REP_ERR_UNSUP
-option(s, OPT_STRUCTURED_REPLY)
-assert option_reply(s)[1] == REP_ERR_UNSUP
+option(s, OPT_STRUCTURED_REPLY, b"x")
+assert option_reply(s)[1] == REP_ERR_INVALID
 option(s, OPT_INFO, b"\0" * 100000)
 assert option_reply(s)[1] == REP_ERR_TOO_BIG
 option(s, OPT_LIST, b"x")

@@ -28,7 +28,7 @@ check can_trim true
 check can_zero true
 check can_fast_zero true
 check can_multi_conn true
-check can_df false
+check can_df true # structured replies: a read is one chunk
 check can_cache false
 check block_size_minimum 1
 check block_size_preferred 4096

@@ -256,7 +256,7 @@ static void conn_sent(struct nbd_conn *c, size_t n)
 			c->hs_off = c->hs_len = 0;
 	}
 	while (n && (s = TAILQ_FIRST(&c->out))) {
-		uint32_t total = sizeof(s->reply) + s->data_len;
+		uint32_t total = s->head_len + s->data_len;
 		size_t k = SB_MIN(n, (size_t)(total - s->sent));
 
 		s->sent += (uint32_t)k;
@@ -286,10 +286,9 @@ static bool conn_flush(struct nbd_conn *c)
 			uint32_t off = s->sent;
 			if (n + 2 > IOV_BATCH)
 				break;
-			if (off < sizeof(s->reply))
-				iov[n++] = (struct iovec){ (unsigned char *)&s->reply + off,
-							   sizeof(s->reply) - off };
-			off = off > sizeof(s->reply) ? off - (uint32_t)sizeof(s->reply) : 0;
+			if (off < s->head_len)
+				iov[n++] = (struct iovec){ s->head + off, s->head_len - off };
+			off = off > s->head_len ? off - s->head_len : 0;
 			if (s->data_len)
 				iov[n++] = (struct iovec){ (unsigned char *)s->buf + off,
 							   s->data_len - off };

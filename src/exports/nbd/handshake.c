@@ -6,8 +6,9 @@
  *   C: IHAVEOPT option length data  S: option reply (NBD_REP_*) ...
  *   ... until GO succeeds, EXPORT_NAME, or ABORT
  *
- * Options we serve: GO, INFO, EXPORT_NAME, LIST, ABORT; anything else gets
- * NBD_REP_ERR_UNSUP (structured replies included: we reply simply).  An
+ * Options we serve: GO, INFO, EXPORT_NAME, LIST, ABORT, STRUCTURED_REPLY
+ * (reads are then answered in chunks, transmission.c); anything else gets
+ * NBD_REP_ERR_UNSUP.  An
  * option longer than we would ever need is skipped unread with
  * NBD_REP_ERR_TOO_BIG; the whole handshake has a deadline.
  */
@@ -122,7 +123,7 @@ static enum nbd_parse hs_export_name(struct nbd_conn *c, const char *name, uint3
 		return NBD_PARSE_DROP;
 	}
 	r.size = htobe64(sb_disk_backend(e->disk)->size);
-	r.flags = htobe16(e->tx_flags);
+	r.flags = htobe16(nbd_conn_tx_flags(c, e));
 	if (nbd_conn_hs_append(c, &r, sizeof(r)) < 0 ||
 	    (!c->no_zeroes && nbd_conn_hs_append(c, zeroes, sizeof(zeroes)) < 0))
 		return NBD_PARSE_DROP;
@@ -186,7 +187,7 @@ static enum nbd_parse hs_info_go(struct nbd_conn *c, uint32_t opt, const unsigne
 	struct nbd_info_export ie = {
 		.info = htobe16(NBD_INFO_EXPORT),
 		.size = htobe64(be->size),
-		.flags = htobe16(e->tx_flags),
+		.flags = htobe16(nbd_conn_tx_flags(c, e)),
 	};
 	/* Always sent: a client that did not ask still learns our limits,
 	 * and requests outside them get EINVAL, never corrupt data. */
@@ -227,7 +228,13 @@ static enum nbd_parse hs_option(struct nbd_conn *c, uint32_t opt, const unsigned
 	case NBD_OPT_STARTTLS:
 		return hs_error(c, opt, NBD_REP_ERR_UNSUP, "TLS is not supported");
 	case NBD_OPT_STRUCTURED_REPLY:
-		return hs_error(c, opt, NBD_REP_ERR_UNSUP, "this server sends simple replies");
+		if (len)
+			return hs_error(c, opt, NBD_REP_ERR_INVALID,
+					"STRUCTURED_REPLY takes no data");
+		/* Asked again: already on, and acknowledged again. */
+		c->structured = true;
+		return hs_reply(c, opt, NBD_REP_ACK, NULL, 0) < 0 ? NBD_PARSE_DROP
+								  : NBD_PARSE_AGAIN;
 	default:
 		return hs_error(c, opt, NBD_REP_ERR_UNSUP, "option %u is not supported", opt);
 	}

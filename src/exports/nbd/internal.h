@@ -45,6 +45,7 @@
 #define NBD_MAX_PAYLOAD        (32u * 1024 * 1024)    /* advertised maximum payload */
 #define NBD_HARD_PAYLOAD       (64u * 1024 * 1024)    /* a larger write is discarded... */
 #define NBD_MAX_REQUESTS       128u                   /* slots per connection */
+#define NBD_REPLY_HEAD_MAX     32u  /* a hole chunk: header, offset, size */
 /* Payload memory is bounded by the server's budget (sb_nbd_limits); idle
  * buffers kept for reuse are outside it, so they are capped twice: */
 #define NBD_KEEP_BUF_BYTES     (2u * 1024 * 1024)     /* ... per connection */
@@ -158,9 +159,12 @@ struct nbd_slot {
 	uint16_t cmd;
 	uint32_t error;                   /* refused: the NBD error to reply */
 	uint32_t counted;                 /* budget bytes it holds: its buffer, while busy */
-	struct nbd_simple_reply reply;    /* wire format, sent as is */
-	uint32_t data_len;                /* data after the reply (read) */
-	uint32_t sent;                    /* bytes of reply + data sent */
+	/* The reply before its data, as sent: a simple reply, or a chunk's
+	 * header with the payload's fixed fields (offset, hole size, error). */
+	unsigned char head[NBD_REPLY_HEAD_MAX];
+	uint32_t head_len;
+	uint32_t data_len;                /* data after the head (read) */
+	uint32_t sent;                    /* bytes of head + data sent */
 	uint64_t cookie;                  /* opaque, as received */
 	void *buf;                        /* data buffer, NBD_BUF_ALIGN aligned */
 	uint32_t cap;                     /* its size; while free, the slot is on
@@ -187,6 +191,8 @@ struct nbd_conn {
 	bool rdhup;                       /* peer shut its side (seen after DISC) */
 	bool got_client_flags;            /* handshake: past the client flags */
 	bool no_zeroes;                   /* NBD_FLAG_C_NO_ZEROES */
+	bool structured;                  /* NBD_OPT_STRUCTURED_REPLY: reads
+					     are answered in chunks */
 	bool in_handshake;                /* on srv->handshakes */
 	uint64_t accepted_ns;
 	TAILQ_ENTRY(nbd_conn) hs_link;
@@ -239,6 +245,13 @@ void nbd_conn_schedule(struct nbd_conn *c);
 int nbd_conn_hs_append(struct nbd_conn *c, const void *data, size_t len);
 /* The handshake is over (transmission, or closing): off srv->handshakes. */
 void nbd_conn_hs_done(struct nbd_conn *c);
+
+/* The transmission flags @c is told for @e: the export's, and DF once
+ * structured replies are negotiated (the protocol forbids it before). */
+static inline uint16_t nbd_conn_tx_flags(const struct nbd_conn *c, const struct nbd_export *e)
+{
+	return (uint16_t)(e->tx_flags | (c->structured ? NBD_FLAG_SEND_DF : 0));
+}
 
 /* ---- handshake (handshake.c) ---- */
 /* Queues the greeting and arms the handshake deadline. */

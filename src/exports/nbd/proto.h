@@ -55,6 +55,7 @@
 #define NBD_FLAG_SEND_FUA         (1u << 3)
 #define NBD_FLAG_SEND_TRIM        (1u << 5)
 #define NBD_FLAG_SEND_WRITE_ZEROES (1u << 6)
+#define NBD_FLAG_SEND_DF          (1u << 7) /* only with structured replies */
 #define NBD_FLAG_CAN_MULTI_CONN   (1u << 8)
 #define NBD_FLAG_SEND_FAST_ZERO   (1u << 11)
 
@@ -64,6 +65,13 @@
 /* ---- transmission ---- */
 #define NBD_REQUEST_MAGIC         0x25609513u
 #define NBD_SIMPLE_REPLY_MAGIC    0x67446698u
+#define NBD_STRUCTURED_REPLY_MAGIC 0x668e33efu
+
+/* Structured reply chunks. */
+#define NBD_REPLY_FLAG_DONE       (1u << 0)
+#define NBD_REPLY_TYPE_OFFSET_DATA 1
+#define NBD_REPLY_TYPE_OFFSET_HOLE 2
+#define NBD_REPLY_TYPE_ERROR      ((1u << 15) + 1)
 
 #define NBD_CMD_READ              0
 #define NBD_CMD_WRITE             1
@@ -76,6 +84,7 @@
  * replies, which we decline: they are refused like unknown flags. */
 #define NBD_CMD_FLAG_FUA          (1u << 0)
 #define NBD_CMD_FLAG_NO_HOLE      (1u << 1)
+#define NBD_CMD_FLAG_DF           (1u << 2) /* read: one content chunk */
 #define NBD_CMD_FLAG_FAST_ZERO    (1u << 4)
 
 /* Error values of replies: the protocol fixes these numbers, which happen
@@ -149,6 +158,16 @@ _Static_assert(sizeof(struct nbd_option_reply) == 20, "option reply is 20 bytes"
 _Static_assert(sizeof(struct nbd_info_export) == 12, "NBD_INFO_EXPORT is 12 bytes");
 _Static_assert(sizeof(struct nbd_info_block_size) == 14, "NBD_INFO_BLOCK_SIZE is 14 bytes");
 _Static_assert(sizeof(struct nbd_request) == 28, "request header is 28 bytes");
+/* The fixed part of a structured reply chunk; its payload follows. */
+struct nbd_structured_reply {
+	uint32_t magic;         /* NBD_STRUCTURED_REPLY_MAGIC */
+	uint16_t flags;         /* NBD_REPLY_FLAG_* */
+	uint16_t type;          /* NBD_REPLY_TYPE_* */
+	uint64_t cookie;
+	uint32_t length;        /* payload bytes */
+} __attribute__((packed));
+
 _Static_assert(sizeof(struct nbd_simple_reply) == 16, "simple reply is 16 bytes");
+_Static_assert(sizeof(struct nbd_structured_reply) == 20, "a chunk's header is 20 bytes");
 
 #endif

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Description: the transmission phase: request headers are parsed from the
  * input buffer, validated, and handed to the disk; completions become
- * simple replies on the connection's output queue.
+ * replies on the connection's output queue: simple replies, or, for reads
+ * on a connection that negotiated structured replies, one chunk each (the
+ * data, a hole when the data read is all zeroes, or an error).  One chunk
+ * is all a read ever gets, so NBD_CMD_FLAG_DF holds by construction.
  *
  *   header --invalid--> error reply (a write's payload is read and dropped)
  *     |
@@ -225,12 +228,66 @@ static uint32_t nbd_errno(int err, bool fast_zero)
 	}
 }
 
+/* Does @len bytes at @p read as zeroes?  Data stops the scan at once,
+ * mostly at its first byte. */
+static bool all_zero(const unsigned char *p, size_t len)
+{
+	return len && p[0] == 0 && memcmp(p, p + 1, len - 1) == 0;
+}
+
+/* The one chunk, marked done, that answers a read on a structured
+ * connection: its header and fixed fields into s->head. */
+static void tx_read_chunk(struct nbd_slot *s, uint32_t error)
+{
+	struct nbd_structured_reply h = {
+		.magic = htobe32(NBD_STRUCTURED_REPLY_MAGIC),
+		.flags = htobe16(NBD_REPLY_FLAG_DONE),
+		.cookie = s->cookie,
+	};
+	uint64_t offset = htobe64(s->req.offset);
+	uint32_t be32;
+	uint16_t be16 = 0; /* no message: the error number says it */
+
+	s->head_len = sizeof(h);
+	s->data_len = 0;
+	if (error) {
+		h.type = htobe16(NBD_REPLY_TYPE_ERROR);
+		h.length = htobe32(6);
+		be32 = htobe32(error);
+		memcpy(s->head + s->head_len, &be32, 4);
+		memcpy(s->head + s->head_len + 4, &be16, 2);
+		s->head_len += 6;
+	} else if (all_zero(s->buf, s->req.length)) {
+		h.type = htobe16(NBD_REPLY_TYPE_OFFSET_HOLE);
+		h.length = htobe32(12);
+		be32 = htobe32(s->req.length);
+		memcpy(s->head + s->head_len, &offset, 8);
+		memcpy(s->head + s->head_len + 8, &be32, 4);
+		s->head_len += 12;
+	} else {
+		h.type = htobe16(NBD_REPLY_TYPE_OFFSET_DATA);
+		h.length = htobe32(8 + s->req.length);
+		memcpy(s->head + s->head_len, &offset, 8);
+		s->head_len += 8;
+		s->data_len = s->req.length;
+	}
+	memcpy(s->head, &h, sizeof(h));
+}
+
 static void tx_reply(struct nbd_conn *c, struct nbd_slot *s, uint32_t error)
 {
-	s->reply.magic = htobe32(NBD_SIMPLE_REPLY_MAGIC);
-	s->reply.error = htobe32(error);
-	s->reply.cookie = s->cookie;
-	s->data_len = (s->cmd == NBD_CMD_READ && error == 0) ? s->req.length : 0;
+	if (c->structured && s->cmd == NBD_CMD_READ) {
+		tx_read_chunk(s, error);
+	} else {
+		struct nbd_simple_reply r = {
+			.magic = htobe32(NBD_SIMPLE_REPLY_MAGIC),
+			.error = htobe32(error),
+			.cookie = s->cookie,
+		};
+		memcpy(s->head, &r, sizeof(r));
+		s->head_len = sizeof(r);
+		s->data_len = (s->cmd == NBD_CMD_READ && error == 0) ? s->req.length : 0;
+	}
 	s->sent = 0;
 	TAILQ_INSERT_TAIL(&c->out, s, link);
 	nbd_conn_schedule(c);
@@ -285,6 +342,8 @@ static uint32_t tx_check(const struct nbd_conn *c, uint16_t cmd, uint16_t flags,
 	switch (cmd) {
 	case NBD_CMD_READ:
 		writes = false;
+		if (c->structured)
+			allowed |= NBD_CMD_FLAG_DF;
 		break;
 	case NBD_CMD_WRITE:
 		break;
