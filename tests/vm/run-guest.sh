@@ -16,7 +16,9 @@
 #   --timeout S       hard limit for QEMU (default duration + 40)
 #   --builddir DIR    where build-guest.sh put vm/ (default $SB_BUILDDIR or
 #                     <repo>/build); the guest is (re)built there if needed
-#   --drive-opts OPTS extra -drive options, e.g. werror=stop,rerror=stop
+#   --drive-opts OPTS extra -drive options, e.g. werror=stop,rerror=stop; with
+#                     --vhost-user, extra -device vhost-user-blk-pci options,
+#                     e.g. queue-size=256
 #   --append ARGS     extra kernel command line
 #   --qmp PATH        QEMU's QMP monitor on the unix socket PATH
 #   --incoming URI    the destination of a live migration: QEMU waits for the
@@ -97,7 +99,7 @@ if [ -n "$vhost_user" ]; then
     # The device reads and writes guest memory itself: it must be shared.
     disk=(-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
           -chardev "socket,id=vu0,path=$sock${reconnect:+,reconnect=$reconnect}"
-          -device vhost-user-blk-pci,chardev=vu0)
+          -device "vhost-user-blk-pci,chardev=vu0${drive_opts:+,$drive_opts}")
 fi
 
 rm -f "$out"/{serial.log,qemu.log,result.txt,lat.dat,dmesg.txt,sbstart.time}

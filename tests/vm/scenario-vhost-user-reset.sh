@@ -24,6 +24,7 @@
 #           read of the region waits for B (and reads B); C lands after B
 #           (nbdkit's log of the region's writes: A, B, C in that order).
 #           scenario-vhost-user-reset-slow.sh runs this one.
+# SB_DRIVE_OPTS: extra -device vhost-user-blk-pci options (queue-size=256).
 # Exit: 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -106,7 +107,7 @@ sb_start events "$ctl" -s "$sbqmp" events --json
 events_pid=$SB_LASTPID
 
 sb_guest --socket "$sock" --vhost-user --reboot --qmp "$qmp" --timeout 150 \
-    --append "sbtest.mode=reset"
+    --append "sbtest.mode=reset" ${SB_DRIVE_OPTS:+--drive-opts "$SB_DRIVE_OPTS"}
 sb_wait_start 40
 sb_wait_line "$serial" '^SBPHASE 1 a_written' 20 ||
     sb_fail "the guest did not write pattern A (serial: $serial)"
