@@ -13,6 +13,8 @@
 #   sbtest.filekb=K     size of each file in KiB (default 64)
 #   sbtest.mountopts=O  ext4 mount options (default errors=remount-ro, as the
 #                       Debian installer writes into fstab)
+#   sbtest.mode=reset   no filesystem: the two boots of a device reset
+#                       (scenario-vhost-user-reset.sh; see reset_mode below)
 # Never `exit`: init exiting panics the kernel.  No `set -e` for the same reason.
 
 export PATH=/bin
@@ -30,6 +32,7 @@ dmesg -n 1
 duration=25
 filekb=64
 mountopts=errors=remount-ro
+mode=files
 read -r cmdline < /proc/cmdline
 # shellcheck disable=SC2086 # split into words on purpose
 for a in $cmdline; do
@@ -37,6 +40,7 @@ for a in $cmdline; do
         sbtest.duration=*)  duration=${a#*=} ;;
         sbtest.filekb=*)    filekb=${a#*=} ;;
         sbtest.mountopts=*) mountopts=${a#*=} ;;
+        sbtest.mode=*)      mode=${a#*=} ;;
     esac
 done
 
@@ -58,6 +62,9 @@ finish() { # prints the verdict and powers off; $1 = extra key=value text
     while :; do sleep 1; done
 }
 
+# A reset's second boot may find the disk's first reads held (insmod
+# virtio_blk waits for its partition scan): it says it started before that.
+[ "$mode" = reset ] && { now_ms; echo "SBBOOTING uptime_ms=$NOW"; }
 while read -r m; do
     insmod "/lib/modules/$m.ko" || echo "SBERROR insmod $m failed"
 done < /etc/modules.order
@@ -66,6 +73,90 @@ done < /etc/modules.order
 n=0
 while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 [ -b /dev/vda ] || finish "status=no_disk"
+
+# ---- sbtest.mode=reset ----------------------------------------------------
+# /dev/vda is raw (no filesystem); every access is O_DIRECT, so what the guest
+# reads is what the device returns.  Every boot prints "SBBOOTING" before it
+# loads the drivers.  The kernel command line is the same at every boot of a
+# system_reset: a marker in the disk's first 4 KiB says which boot this is.
+# The region: 64 KiB at 1 MiB; patterns A, B, C are 64 KiB of
+# "SBPATTERN-A\n"... (the host makes the same to compare the image with).
+#   boot 1 (no marker): marker "SBBOOT1"; A over the region, with a flush,
+#     read back; "SBPHASE 1 a_written", 2 s for the host to start the outage
+#     (every write fails; or the backend slow to write the region), then B
+#     over the region (held by steadyblk; or at the backend);
+#     "SBPHASE 1 b_issued"; the host resets the VM while B is out.
+#   boot 2 ("SBBOOT1"): "SBBOOT 2"; the region read (A: B never landed;
+#     or B, once the write B still at the backend completed, in the
+#     scenario's slow variant), then C over it with a flush, in the
+#     background (held: the outage lasts), "SBPHASE 2 c_issued"; once C
+#     completes (the host ends the outage), 3 s for any write from before
+#     the reset to land, the region read again (C), marker "SBBOOT2";
+#     SBRESULT and poweroff.
+#   boot 3 or later ("SBBOOT2"): SBRESULT status=extra_boot.
+R_BS=65536 R_SEEK=16
+
+region_is() { # prints A, B, C, zero or other: what the region holds now
+    dd if=/dev/vda of=/tmp/region bs=$R_BS skip=$R_SEEK count=1 iflag=direct 2>/dev/null ||
+        { echo read_error; return; }
+    rs=$(sha256sum /tmp/region); rs=${rs%% *}
+    for p in A B C zero; do
+        [ "$rs" = "$(cat /tmp/$p.sum)" ] && { echo $p; return; }
+    done
+    echo other
+}
+
+set_marker() {
+    printf '%s' "$1" | dd of=/dev/vda bs=4096 count=1 conv=sync,fsync oflag=direct 2>/dev/null
+}
+
+reset_mode() {
+    for p in A B C; do yes "SBPATTERN-$p" | head -c $R_BS > /tmp/$p; done
+    head -c $R_BS /dev/zero > /tmp/zero
+    for p in A B C zero; do s=$(sha256sum /tmp/$p); echo "${s%% *}" > /tmp/$p.sum; done
+    now_ms; boot_ms=$NOW
+    marker=$(dd if=/dev/vda bs=4096 count=1 iflag=direct 2>/dev/null | tr -d '\000' | head -c 16)
+    case $marker in
+    SBBOOT2) finish "status=extra_boot boot_ms=$boot_ms" ;;
+    SBBOOT1)
+        echo "SBBOOT 2 boot_ms=$boot_ms"
+        now_ms; t0=$NOW
+        before=$(region_is)
+        now_ms; read_ms=$((NOW - t0))
+        echo "SBPHASE 2 region=$before read_ms=$read_ms"
+        now_ms; t0=$NOW
+        dd if=/tmp/C of=/dev/vda bs=$R_BS seek=$R_SEEK count=1 oflag=direct conv=fsync 2>/dev/null &
+        cpid=$!
+        echo "SBPHASE 2 c_issued"
+        c_write=ok
+        wait $cpid || c_write=err
+        now_ms; c_lat=$((NOW - t0))
+        echo "SBPHASE 2 c_done $c_write latency_ms=$c_lat"
+        sleep 3
+        after=$(region_is)
+        set_marker SBBOOT2 || echo "SBERROR marker write failed"
+        finish "status=done boot=2 region_before_c=$before region_read_ms=$read_ms c_write=$c_write c_latency_ms=$c_lat region_after=$after boot_ms=$boot_ms"
+        ;;
+    esac
+    # Boot 1.
+    echo "SBSTART mode=reset boot_ms=$boot_ms"
+    set_marker SBBOOT1 || finish "status=marker_failed"
+    dd if=/tmp/A of=/dev/vda bs=$R_BS seek=$R_SEEK count=1 oflag=direct conv=fsync 2>/dev/null ||
+        finish "status=a_failed"
+    got=$(region_is)
+    [ "$got" = A ] || finish "status=a_not_read region=$got"
+    echo "SBPHASE 1 a_written"
+    sleep 2
+    dd if=/tmp/B of=/dev/vda bs=$R_BS seek=$R_SEEK count=1 oflag=direct 2>/dev/null &
+    bpid=$!
+    echo "SBPHASE 1 b_issued"
+    # The host resets the VM while B is held; B completing means it was not.
+    n=0
+    while kill -0 $bpid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    finish "status=b_not_held boot=1"
+}
+
+[ "$mode" = reset ] && reset_mode
 
 if ! mount -t ext4 -o "$mountopts" /dev/vda /mnt; then
     finish "status=mount_failed"

@@ -4,7 +4,7 @@
 #
 # usage: run-guest.sh --out DIR [--socket PATH] [--duration S] [--reconnect N]
 #                     [--timeout S] [--builddir DIR] [--drive-opts OPTS]
-#                     [--append ARGS]
+#                     [--append ARGS] [--qmp PATH] [--incoming URI] [--vhost-user] [--reboot]
 #   --out DIR         results: serial.log, qemu.log, result.txt (key=value),
 #                     lat.dat ("t_ms lat_ms ok|err"), dmesg.txt, sbstart.time
 #   --socket PATH     NBD server socket (default $SB_NBD_SOCKET); made absolute
@@ -16,7 +16,9 @@
 #   --timeout S       hard limit for QEMU (default duration + 40)
 #   --builddir DIR    where build-guest.sh put vm/ (default $SB_BUILDDIR or
 #                     <repo>/build); the guest is (re)built there if needed
-#   --drive-opts OPTS extra -drive options, e.g. werror=stop,rerror=stop
+#   --drive-opts OPTS extra -drive options, e.g. werror=stop,rerror=stop; with
+#                     --vhost-user, extra -device vhost-user-blk-pci options,
+#                     e.g. queue-size=256
 #   --append ARGS     extra kernel command line
 #   --qmp PATH        QEMU's QMP monitor on the unix socket PATH
 #   --incoming URI    the destination of a live migration: QEMU waits for the
@@ -25,6 +27,11 @@
 #   --vhost-user      the socket is steadyblk's vhost-user-blk export: the
 #                     guest's virtio-blk device is steadyblk itself (guest
 #                     memory shared as a memfd), not QEMU's NBD client
+#   --reboot          a reset (QMP system_reset, the guest rebooting) boots
+#                     the guest again instead of ending QEMU (the default is
+#                     -no-reboot); the serial log holds every boot, and the
+#                     result is the last SBRESULT.  A panic reboots too
+#                     (panic=-1): --timeout bounds it
 #
 # While QEMU runs, the host time at which the guest printed SBSTART is written
 # to DIR/sbstart.time (seconds since the epoch), so scenario scripts can time
@@ -46,6 +53,7 @@ append=""
 vhost_user=""
 qmp=""
 incoming=""
+noreboot=-no-reboot
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -61,6 +69,7 @@ while [ $# -gt 0 ]; do
         --vhost-user) vhost_user=1; shift ;;
         --qmp) qmp=$2; shift 2 ;;
         --incoming) incoming=$2; shift 2 ;;
+        --reboot) noreboot=""; shift ;;
         -h|--help) usage ;;
         *) echo "run-guest: unknown argument $1" >&2; usage ;;
     esac
@@ -90,7 +99,7 @@ if [ -n "$vhost_user" ]; then
     # The device reads and writes guest memory itself: it must be shared.
     disk=(-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
           -chardev "socket,id=vu0,path=$sock${reconnect:+,reconnect=$reconnect}"
-          -device vhost-user-blk-pci,chardev=vu0)
+          -device "vhost-user-blk-pci,chardev=vu0${drive_opts:+,$drive_opts}")
 fi
 
 rm -f "$out"/{serial.log,qemu.log,result.txt,lat.dat,dmesg.txt,sbstart.time}
@@ -101,7 +110,7 @@ rm -f "$out"/{serial.log,qemu.log,result.txt,lat.dat,dmesg.txt,sbstart.time}
 # +rdrand: the guest's RNG is ready at once instead of spending ~1 s of boot
 # gathering jitter entropy before the first /dev/urandom read.
 qemu=(qemu-system-x86_64 -accel tcg -cpu "qemu64,+rdrand" -machine q35 -m 512 -smp 1
-      -display none -monitor none -nodefaults -no-reboot
+      -display none -monitor none -nodefaults ${noreboot:+"$noreboot"}
       -serial "file:$out/serial.log"
       -kernel "$vmdir/vmlinux" -initrd "$vmdir/initramfs.cpio.gz"
       -append "console=ttyS0 quiet panic=-1 rdinit=/init sbtest.duration=$duration${append:+ $append}"

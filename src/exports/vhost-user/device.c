@@ -80,8 +80,15 @@ static int queue_alloc_slots(struct sb_vu_queue *q)
 	size = (size + 63) & ~(size_t)63;
 	if (q->slot_mem && q->nslots == q->num)
 		return 0;
+	/* Requests of an ended instance still at the backend are in some of
+	 * them, and the ring after a reset may have another size (a virtio 1
+	 * driver may pick a smaller one: a guest's firmware and its kernel
+	 * can differ): it must run now, not never.  A slot is a request's
+	 * context, not a ring entry: fewer slots than entries only bound how
+	 * many requests are out at once.  The next start with none out sizes
+	 * them to its ring. */
 	if (q->inflight || !TAILQ_EMPTY(&q->unpushed))
-		return -EBUSY;
+		return 0;
 	queue_free_slots(q);
 	q->slot_mem = calloc(q->num, size);
 	if (!q->slot_mem)
