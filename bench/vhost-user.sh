@@ -68,7 +68,8 @@ wait_socket() {
   die "no socket $2 from pid $1"
 }
 
-"$STEADYBLK" --foreground --export "vhost-user-blk://$BENCH_TMP/sb-vu.sock" "$sb_vu" \
+"$STEADYBLK" --foreground ${SB_VERBOSE:+-v} --qmp "$BENCH_TMP/sb-vu.qmp" \
+  --export "vhost-user-blk://$BENCH_TMP/sb-vu.sock" "$sb_vu" \
   > "$BENCH_TMP/sb-vu.log" 2>&1 < /dev/null &
 pid_sb_vu=$!; BENCH_PIDS+=("$pid_sb_vu")
 # qemu-storage-daemon's vhost-user-blk export with the same I/O path as
@@ -76,9 +77,11 @@ pid_sb_vu=$!; BENCH_PIDS+=("$pid_sb_vu")
 qemu-storage-daemon \
   --blockdev "driver=file,node-name=file,filename=$qsd_vu,aio=io_uring,cache.direct=off" \
   --export "type=vhost-user-blk,id=vu,node-name=file,addr.type=unix,addr.path=$BENCH_TMP/qsd.sock,writable=on" \
+  --chardev "socket,id=qmp,path=$BENCH_TMP/qsd.qmp,server=on,wait=off" --monitor chardev=qmp \
   > "$BENCH_TMP/qsd.log" 2>&1 < /dev/null &
 pid_qsd=$!; BENCH_PIDS+=("$pid_qsd")
-"$STEADYBLK" --foreground --export "nbd+unix:///?socket=$BENCH_TMP/sb-nbd.sock" "$sb_nbd" \
+"$STEADYBLK" --foreground ${SB_VERBOSE:+-v} --qmp "$BENCH_TMP/sb-nbd.qmp" \
+  --export "nbd+unix:///?socket=$BENCH_TMP/sb-nbd.sock" "$sb_nbd" \
   > "$BENCH_TMP/sb-nbd.log" 2>&1 < /dev/null &
 pid_sb_nbd=$!; BENCH_PIDS+=("$pid_sb_nbd")
 wait_socket "$pid_sb_vu" "$BENCH_TMP/sb-vu.sock"
@@ -98,11 +101,13 @@ tmo=$(( 60 + ROUNDS * njobs * 3 * (RUNTIME + 10) ))
 note "guest running (up to $tmo s): results in $out"
 # Fixed PCI slots, one per disk; the guest tells them apart by size.
 "$PYTHON" "$BENCH_DIR/guest/run.py" --out "$out/raw" --timeout "$tmo" \
+  --qmp "$BENCH_TMP/qemu.qmp" --stall $(( 3 * RUNTIME + 60 )) \
   --server "steadyblk-vhost-user:$pid_sb_vu:$((SIZE_MIB << 20))" \
   --server "qsd-vhost-user:$pid_qsd:$(((SIZE_MIB + 1) << 20))" \
   --server "steadyblk-nbd:$pid_sb_nbd:$(((SIZE_MIB + 2) << 20))" -- \
   qemu-system-x86_64 -accel tcg -cpu qemu64,+rdrand -machine q35 -m 1024 -smp 1 \
     -display none -monitor none -nodefaults -no-reboot -serial stdio \
+    -qmp "unix:$BENCH_TMP/qemu.qmp,server=on,wait=off" \
     -object memory-backend-memfd,id=mem,size=1024M,share=on -numa node,memdev=mem \
     -kernel "$vmlinux" -initrd "$initrd" \
     -append "console=ttyS0 quiet panic=-1 rdinit=/bench-init sbbench.runtime=$RUNTIME sbbench.rounds=$ROUNDS${JOBS_LIST:+ sbbench.jobs=$JOBS_LIST}" \

@@ -24,6 +24,7 @@ export PATH=/bin
 exec 0</dev/console 1>/dev/console 2>&1
 /bin/busybox --install -s /bin
 dmesg -n 1
+echo 1 > /proc/sys/kernel/sysrq # every sysrq key, for a stall's diagnosis
 while read -r m; do
     insmod "/lib/modules/$m.ko" || echo "SBERROR insmod $m failed"
 done < /etc/modules.order

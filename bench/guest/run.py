@@ -10,6 +10,7 @@ whole process, all threads) is read from /proc.  Writes DIR/serial.txt and
 DIR/results.json (one record per round, job and server: IOPS, MB/s, the
 server's CPU seconds and I/Os), and exits 1 if the guest did not finish."""
 import argparse
+import socket
 import json
 import os
 import selectors
@@ -26,11 +27,52 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
+def hmp(path, commands):
+    """Each HMP command's output over the QMP socket at path."""
+    out = []
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    f = s.makefile('rw')
+    f.readline()
+    for c in ['qmp_capabilities'] + commands:
+        m = {'execute': c} if c == 'qmp_capabilities' else \
+            {'execute': 'human-monitor-command', 'arguments': {'command-line': c}}
+        f.write(json.dumps(m) + '\n')
+        f.flush()
+        while True:
+            r = json.loads(f.readline())
+            if 'return' in r or 'error' in r:
+                break
+        if c != 'qmp_capabilities':
+            out.append(f'(qemu) {c}\n{r.get("return", r.get("error"))}')
+    s.close()
+    return '\n'.join(out)
+
+
+def diagnose(path, out):
+    """The guest's virtqueues as QEMU sees them, into out/stall.txt."""
+    try:
+        text = hmp(path, ['info virtio', 'info registers'])
+        devs = [l.split()[0] for l in text.splitlines() if l.startswith('/machine')]
+        cmds = []
+        for d in devs:
+            cmds += [f'info virtio-queue-status {d} 0', f'info virtio-vhost-queue-status {d} 0']
+        text += '\n' + hmp(path, cmds)
+    except (OSError, ValueError) as e:
+        text = f'no diagnosis: {e}'
+    with open(os.path.join(out, 'stall.txt'), 'w') as f:
+        f.write(text + '\n')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
     ap.add_argument('--timeout', type=float, required=True)
     ap.add_argument('--server', action='append', required=True)
+    ap.add_argument('--qmp', help="QEMU's QMP socket, for a diagnosis of a stall")
+    ap.add_argument('--stall', type=float, default=0,
+                    help='give up after this many seconds without a console line')
     ap.add_argument('qemu', nargs=argparse.REMAINDER)
     a = ap.parse_args()
     qemu = a.qemu[1:] if a.qemu[:1] == ['--'] else a.qemu
@@ -50,11 +92,20 @@ def main():
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ)
     buf = b''
+    t_start = last_line = time.monotonic()
     try:
         while not done:
             left = deadline - time.monotonic()
             if left <= 0:
                 print('run: the guest did not finish in time', file=sys.stderr)
+                if a.qmp:
+                    diagnose(a.qmp, a.out)
+                break
+            if a.stall and time.monotonic() - last_line > a.stall:
+                print(f'run: no console line for {a.stall:.0f} s: the guest stalled '
+                      f'(see {a.out}/stall.txt)', file=sys.stderr)
+                if a.qmp:
+                    diagnose(a.qmp, a.out)
                 break
             if not sel.select(min(left, 1.0)):
                 continue
@@ -65,7 +116,9 @@ def main():
             while b'\n' in buf:
                 raw, buf = buf.split(b'\n', 1)
                 line = raw.decode(errors='replace').rstrip('\r')
-                serial.write(line + '\n')
+                last_line = time.monotonic()
+                serial.write(f'{last_line - t_start:8.1f} {line}\n')
+                serial.flush()
                 w = line.split(' ')
                 if w[0] == 'SBDISK':
                     if int(w[2]) not in servers:
