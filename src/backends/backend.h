@@ -23,6 +23,7 @@
 #ifndef SB_BACKEND_H
 #define SB_BACKEND_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,6 +115,9 @@ int sb_backend_open(struct sb_loop *loop, const char *spec,
 
 static inline int sb_backend_submit(struct sb_backend *be, struct sb_request *req)
 {
+	/* Scattered data only to a backend that takes it (a frontend checks
+	 * the caps of the disk's backend, which never changes). */
+	assert(!req->iovcnt || (be->caps & SB_CAP_IOVEC));
 	return be->ops->submit(be, req);
 }
 

@@ -434,10 +434,10 @@ static void file_finish(struct file_backend *f, struct sb_request *req, int err)
  * have (@zero: past the end of the file, which reads as zeroes). */
 static void file_read_landed(struct sb_request *req, struct file_ctx *c, uint32_t len, bool zero)
 {
-	char *flat = c->bounce ? c->bounce : req->buf;
+	char *flat = c->bounce ? c->bounce : req->iovcnt ? NULL : (char *)req->buf;
 	size_t skip;
 
-	if (flat || !req->iovcnt) {
+	if (flat) {
 		if (zero)
 			memset(flat + c->done, 0, len);
 		VALGRIND_MAKE_MEM_DEFINED(flat + c->done, len);

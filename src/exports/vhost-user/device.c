@@ -147,13 +147,17 @@ static void log_used_ring(struct sb_vu_queue *q)
 static void log_chain(struct sb_vu_slot *s)
 {
 	struct sb_vu_device *dev = s->q->dev;
+	uint64_t gpa;
 
 	for (unsigned i = 0; i < s->chain.nin; i++) {
 		const struct iovec *v = &s->iov[s->chain.nout + i];
-		uint64_t gpa;
 		if (sb_vu_mem_hva_gpa(&dev->mem, v->iov_base, &gpa))
 			sb_vu_log_write(&dev->log, gpa, v->iov_len);
 	}
+	/* The status byte too: the data's iovecs were trimmed to leave it out,
+	 * and it may be alone on a page of its own. */
+	if (s->status && sb_vu_mem_hva_gpa(&dev->mem, s->status, &gpa))
+		sb_vu_log_write(&dev->log, gpa, 1);
 }
 
 /* Gives chain @s back to the guest, and the slot to its queue. */
