@@ -120,7 +120,7 @@ struct stub_backend *stub_new(struct sb_loop *loop)
 	s->be.ops = &stub_ops;
 	s->be.name = "stub";
 	s->be.size = 1 << 20;
-	s->be.caps = SB_CAP_FLUSH | SB_CAP_FUA;
+	s->be.caps = SB_CAP_FLUSH | SB_CAP_FUA | SB_CAP_IOVEC; /* stub_apply takes iovecs */
 	s->be.connected = true;
 	s->data = calloc(1, s->be.size);
 	s->durable = calloc(1, s->be.size);
