@@ -420,10 +420,8 @@ static void file_finish(struct file_backend *f, struct sb_request *req, int err)
 	struct file_ctx *c = req_ctx(req);
 
 	if (SB_UNLIKELY(c->bounce)) {
-		if (req->op == SB_OP_READ && !err && req->iovcnt)
-			sb_iov_from_buf(req->iov, req->iovcnt, 0, c->bounce, req->length);
-		else if (req->op == SB_OP_READ && !err)
-			memcpy(req->buf, c->bounce, req->length);
+		if (req->op == SB_OP_READ && !err)
+			sb_request_set_data(req, c->bounce);
 		free(c->bounce);
 		c->bounce = NULL;
 	}

@@ -127,6 +127,15 @@ static inline void sb_request_copy_data(const struct sb_request *req, void *dst)
 		memcpy(dst, req->buf, req->length);
 }
 
+/* Fills a read's data from @src (req->length bytes). */
+static inline void sb_request_set_data(struct sb_request *req, const void *src)
+{
+	if (req->iovcnt)
+		sb_iov_from_buf(req->iov, req->iovcnt, 0, src, req->length);
+	else
+		memcpy(req->buf, src, req->length);
+}
+
 /* Zeroes a read's data: what a read that is not done must leave, never the
  * stale memory the buffer held. */
 static inline void sb_request_zero_data(struct sb_request *req)

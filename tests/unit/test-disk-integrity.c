@@ -144,6 +144,19 @@ static void test_replay_before_anything_else(void **state)
 	assert_int_equal(info.unflushed, 0); /* the flush emptied the log */
 }
 
+/* Request @i, a flush, fails after the backend lost its cache (fsyncgate:
+ * the kernel forgot the pages); returns once it has completed. */
+static void flush_fails_losing_cache(struct fx *f, int i)
+{
+	f->stub->park = true;
+	submit(f, i, SB_OP_FLUSH, 0, 0, NULL);
+	run_for(f, 2);
+	stub_lose_cache(f->stub);
+	stub_finish_one(f->stub, 0, -EIO);
+	f->stub->park = false;
+	run_until_done(f, i);
+}
+
 /* A failed flush (fsyncgate: the kernel forgot the pages) replays the log,
  * so the next flush that succeeds covers the writes. */
 static void test_failed_flush_replays(void **state)
@@ -153,13 +166,7 @@ static void test_failed_flush_replays(void **state)
 	fill(f, 0, 0x5c);
 	submit(f, 0, SB_OP_WRITE, 4096, 4096, NULL);
 	run_until_done(f, 0);
-	f->stub->park = true;
-	submit(f, 1, SB_OP_FLUSH, 0, 0, NULL);
-	run_for(f, 2);
-	stub_lose_cache(f->stub);
-	stub_finish_one(f->stub, 0, -EIO);
-	f->stub->park = false;
-	run_until_done(f, 1);
+	flush_fails_losing_cache(f, 1);
 	assert_int_equal(f->err[1], -EIO); /* werror report: the client hears it */
 	run_for(f, 5);
 	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
@@ -189,13 +196,7 @@ static void test_scattered_write_replayed(void **state)
 	assert_int_equal(f->stub->data[4096 + 1000], 0xa5);
 	memset(f->buf[1], 0, sizeof(f->buf[1])); /* the guest reuses its buffers */
 	memset(f->buf[2], 0, sizeof(f->buf[2]));
-	f->stub->park = true;
-	submit(f, 3, SB_OP_FLUSH, 0, 0, NULL);
-	run_for(f, 2);
-	stub_lose_cache(f->stub);
-	stub_finish_one(f->stub, 0, -EIO);
-	f->stub->park = false;
-	run_until_done(f, 3);
+	flush_fails_losing_cache(f, 3);
 	run_for(f, 5);
 	assert_int_equal(count_event(f, SB_EVENT_REPLAYED), 1);
 	for (int i = 0; i < 4096; i++)
