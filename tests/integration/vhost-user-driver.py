@@ -16,7 +16,7 @@ MEM = 1 << 20
 DESC, AVAIL, USED, DATA = 0x1000, 0x2000, 0x3000, 0x10000
 QSIZE = 8
 
-GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
+GET_FEATURES, SET_FEATURES, SET_OWNER, SET_LOG_BASE = 1, 2, 3, 6
 SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
 GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL = 11, 12, 13
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_VRING_ENABLE = 15, 16, 18
@@ -24,6 +24,8 @@ GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
 GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 36, 37, 38
 NEED_REPLY = 1 << 3
 F_PROTOCOL_FEATURES = 1 << 30
+F_LOG_ALL = 1 << 26
+PROTOCOL_F_LOG_SHMFD = 1 << 1
 PROTOCOL_F_REPLY_ACK = 1 << 3
 PROTOCOL_F_INFLIGHT_SHMFD = 1 << 12
 PROTOCOL_F_CONFIGURE_MEM_SLOTS = 1 << 15
@@ -42,6 +44,8 @@ class Frontend:
         self.avail_idx = 0
         self.kick = self.call = None
         self.inflight = None  # the region's message and fd, as QEMU keeps them
+        self.acked = 0        # the features of the last SET_FEATURES
+        self.log = None       # the dirty log, once start_logging shared it
 
     def reconnect(self, path):
         """A new connection to a (restarted) daemon, as QEMU's
@@ -114,10 +118,10 @@ class Frontend:
         it to a back end it reconnected to); the ring then runs once
         enabled.  With @slots (and @protocol) the memory goes in two
         halves by ADD_MEM_REG, as QEMU does with CONFIGURE_MEM_SLOTS."""
-        features = VERSION_1 | (F_PROTOCOL_FEATURES if protocol else 0)
-        self.send(SET_FEATURES, struct.pack('<Q', features))
+        self.acked = VERSION_1 | (F_PROTOCOL_FEATURES if protocol else 0)
+        self.send(SET_FEATURES, struct.pack('<Q', self.acked))
         if protocol:
-            pf = PROTOCOL_F_INFLIGHT_SHMFD
+            pf = PROTOCOL_F_INFLIGHT_SHMFD | PROTOCOL_F_LOG_SHMFD
             if slots:
                 pf |= PROTOCOL_F_REPLY_ACK | PROTOCOL_F_CONFIGURE_MEM_SLOTS
             self.send(SET_PROTOCOL_FEATURES, struct.pack('<Q', pf))
@@ -142,6 +146,31 @@ class Frontend:
         self.send(SET_VRING_KICK, struct.pack('<Q', 0), [self.kick])
         if protocol:
             self.send(SET_VRING_ENABLE, struct.pack('<II', 0, 1))
+
+    def start_logging(self):
+        """What QEMU does when a migration starts: the dirty log shared
+        (SET_LOG_BASE, one bit per 4 KiB page of guest memory), LOG_ALL
+        acked, and the running ring's addresses sent again with the used
+        ring's guest address to log."""
+        fd = os.memfd_create('log')
+        os.ftruncate(fd, MEM // 4096 // 8)
+        self.log = mmap.mmap(fd, MEM // 4096 // 8)
+        self.send(SET_LOG_BASE, struct.pack('<QQ', MEM // 4096 // 8, 0), [fd])
+        os.close(fd)
+        assert self.recv()[0] == SET_LOG_BASE, 'no reply to SET_LOG_BASE'
+        self.acked |= F_LOG_ALL
+        self.send(SET_FEATURES, struct.pack('<Q', self.acked))
+        self.send(SET_VRING_ADDR, struct.pack('<IIQQQQ', 0, 1, UVA + DESC, UVA + USED,
+                                              UVA + AVAIL, USED))
+
+    def logged_pages(self, clear=True):
+        """The guest pages marked in the dirty log (then cleared, as QEMU
+        does when it syncs)."""
+        pages = {i * 8 + b for i, byte in enumerate(bytes(self.log)) for b in range(8)
+                 if byte & (1 << b)}
+        if clear:
+            self.log[:] = bytes(len(self.log))
+        return pages
 
     def desc(self, i, addr, length, flags, nxt=0):
         struct.pack_into('<QIHH', self.mem, DESC + 16 * i, addr, length, flags, nxt)

@@ -15,6 +15,11 @@
 #                       Debian installer writes into fstab)
 #   sbtest.mode=reset   no filesystem: the two boots of a device reset
 #                       (scenario-vhost-user-reset.sh; see reset_mode below)
+#   sbtest.reader=1     while the files are written, a second task reads the
+#                       whole disk round and round, 4 MiB at a time in 1 MiB
+#                       reads, out of the page cache, so that reads land in
+#                       guest memory throughout (the migration scenarios:
+#                       data the device writes must be in the dirty log)
 # Never `exit`: init exiting panics the kernel.  No `set -e` for the same reason.
 
 export PATH=/bin
@@ -33,6 +38,7 @@ duration=25
 filekb=64
 mountopts=errors=remount-ro
 mode=files
+reader=0
 read -r cmdline < /proc/cmdline
 # shellcheck disable=SC2086 # split into words on purpose
 for a in $cmdline; do
@@ -41,6 +47,7 @@ for a in $cmdline; do
         sbtest.filekb=*)    filekb=${a#*=} ;;
         sbtest.mountopts=*) mountopts=${a#*=} ;;
         sbtest.mode=*)      mode=${a#*=} ;;
+        sbtest.reader=*)    reader=${a#*=} ;;
     esac
 done
 
@@ -173,6 +180,23 @@ t_end=$((start + duration * 1000))
 : > /tmp/manifest
 writes=0; errors=0; maxlat=0
 echo "SBSTART duration=$duration filekb=$filekb boot_ms=$boot_ms"
+reader_pid=""
+if [ "$reader" = 1 ]; then
+    # Errors are the writer's to count: a read held in an outage just waits.
+    # Another 4 MiB each time, round the whole disk: the page cache's pages
+    # are used again for other data, so a page the device wrote and the
+    # dirty log missed shows as a difference.
+    disk_mb=$(($(cat /sys/block/vda/size) / 2048))
+    (
+        i=0
+        while :; do
+            echo 1 > /proc/sys/vm/drop_caches
+            dd if=/dev/vda of=/dev/null bs=1M count=4 skip=$(((i * 4) % disk_mb)) 2>/dev/null
+            i=$((i + 1))
+        done
+    ) &
+    reader_pid=$!
+fi
 
 while :; do
     now_ms
@@ -204,6 +228,10 @@ while :; do
     fi
 done
 now_ms; workload_ms=$((NOW - start))
+if [ -n "$reader_pid" ]; then
+    kill "$reader_pid"
+    wait "$reader_pid" 2>/dev/null
+fi
 
 # Read everything back from the disk, not from the page cache.
 sync

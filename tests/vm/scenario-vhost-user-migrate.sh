@@ -11,7 +11,12 @@
 # guest -> steadyblk (vhost-user-blk x2, werror/rerror=retry, fault filter
 # failing every request while a file exists) -> ext4 image.
 # The guest, on the destination, must see nothing but slow writes, and
-# verify every file it wrote.
+# verify every file it wrote; a second task in the guest reads the disk
+# throughout (sbtest.reader=1), so read data lands in guest memory up to
+# the switch-over.  Before it runs on, the destination's memory
+# is compared with the source's, page by page (migrate.py): both are
+# stopped then, so a page that differs is one written after it was last
+# sent without a mark in the dirty log.
 # Exit: 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,9 +45,10 @@ sb_wait_socket "$sock_b"
 # The destination first, waiting for the guest; its results are the
 # scenario's (the guest prints them there).  The source's go to src/.
 sb_guest --socket "$sock_b" --duration 25 --vhost-user --qmp "$qmp_b" \
-    --incoming "unix:$mig" --timeout 150
+    --incoming "unix:$mig" --paused --append sbtest.reader=1 --timeout 150
 "$SB_VM_DIR/run-guest.sh" --out "$SB_DIR/src" --builddir "$SB_BUILDDIR" --socket "$sock_a" \
-    --duration 25 --vhost-user --qmp "$qmp_a" --timeout 150 > "$SB_DIR/src.log" 2>&1 &
+    --duration 25 --vhost-user --qmp "$qmp_a" --append sbtest.reader=1 --timeout 150 \
+    > "$SB_DIR/src.log" 2>&1 &
 src_pid=$!
 SB_PIDS+=("$src_pid")
 sb_wait_file "$SB_DIR/src/sbstart.time" 40 "$src_pid" ||
@@ -62,7 +68,7 @@ if [ "$outage" = 1 ]; then
 fi
 sb_sleep_guest "$migrate_at"
 sb_mark migrate_start
-mig_out=$(python3 "$SB_VM_DIR/migrate.py" "$qmp_a" "unix:$mig") ||
+mig_out=$(python3 "$SB_VM_DIR/migrate.py" "$qmp_a" "unix:$mig" "$qmp_b" "$SB_DIR") ||
     sb_fail "the migration failed: $mig_out"
 sb_mark migrate_end
 sb_log "migration: $mig_out"
@@ -76,9 +82,13 @@ sb_stop "$sut_pid"
 sb_add fsck "$(sb_fsck "$SB_DIR/disk.img")"
 sb_add migration_total_ms "$(sed -n 's/.*total_ms=\([0-9-]*\).*/\1/p' <<<"$mig_out")"
 sb_add migration_downtime_ms "$(sed -n 's/.*downtime_ms=\([0-9-]*\).*/\1/p' <<<"$mig_out")"
+sb_add mem_diff_pages "$(sed -n 's/.*mem_diff_pages=\([0-9]*\).*/\1/p' <<<"$mig_out")"
+sb_add mem_diff_first "$(sed -n 's/.*mem_diff_first=\([^ ]*\).*/\1/p' <<<"$mig_out")"
 sb_summary
 
 sb_assert_intact "the migration"
+sb_assert mem_diff_pages -eq 0 \
+    "the destination's memory was the source's, page for page (every page steadyblk wrote was in the dirty log)"
 if [ "$outage" = 1 ]; then
     # The guest's clock stands still while the VM is stopped: its longest
     # write plus the switch-over is how long the write was held.

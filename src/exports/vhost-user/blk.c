@@ -7,9 +7,8 @@
  * (a page or a contiguous run of pages) is its buffer, and data scattered
  * over several buffers (a 1M write of a guest is dozens) is handed over as
  * the chain's iovecs to a backend that takes them (SB_CAP_IOVEC, the file
- * backend), except during a migration (attach_data).  For the others (NBD,
- * iSCSI) scattered data goes through the slot's bounce buffer, kept for the
- * next request of that slot. */
+ * backend).  For the others (NBD, iSCSI) scattered data goes through the
+ * slot's bounce buffer, kept for the next request of that slot. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -125,12 +124,7 @@ static int attach_data(struct sb_vu_slot *s, bool write, uint32_t len)
 		s->req.buf = s->iov[s->data_iov].iov_base;
 		return 0;
 	}
-	/* Not while QEMU shares its dirty log (a migration): with the guest's
-	 * buffers handed to the file backend, scenario-vhost-user-migrate's
-	 * destination guest found its memory corrupt far more often.  The
-	 * cause is not found (docs/vhost-user.md, "Not built"); until it is, a
-	 * migration copies. */
-	if ((sb_disk_backend(s->q->dev->exp->disk)->caps & SB_CAP_IOVEC) && !s->q->dev->log.bits) {
+	if (sb_disk_backend(s->q->dev->exp->disk)->caps & SB_CAP_IOVEC) {
 		s->req.buf = NULL;
 		s->req.iov = s->iov + s->data_iov;
 		s->req.iovcnt = s->data_cnt;
