@@ -121,7 +121,7 @@ void sb_disk_attach(struct sb_disk *disk, struct sb_session *s)
 	TAILQ_INSERT_TAIL(&disk->sessions, s, link);
 }
 
-void sb_disk_detach(struct sb_session *s)
+void sb_disk_detach(struct sb_session *s, const char *how)
 {
 	struct sb_disk *disk = s->disk;
 	struct sb_request *req, *next;
@@ -158,11 +158,11 @@ void sb_disk_detach(struct sb_session *s)
 	}
 	disk->hang_cleared += fenced;
 	if (fenced)
-		sb_info("disk %s: %s disconnected, %" PRIu64 " held requests dropped, never to be "
-			"re-issued", disk->name, s->name, fenced);
+		sb_info("disk %s: %s %s, %" PRIu64 " held requests dropped, never to be "
+			"re-issued", disk->name, s->name, how, fenced);
 	if (orphans)
-		sb_debug("disk %s: %s disconnected with %" PRIu64 " requests at the backend; "
-			 "overlapping requests wait for them", disk->name, s->name, orphans);
+		sb_debug("disk %s: %s %s with %" PRIu64 " requests at the backend; "
+			 "overlapping requests wait for them", disk->name, s->name, how, orphans);
 	sb_disk_schedule(disk);
 }
 

@@ -163,8 +163,9 @@ size_t sb_disk_request_size(const struct sb_disk *disk);
 
 void sb_disk_attach(struct sb_disk *disk, struct sb_session *s);
 /* Detaches @s: its waiting requests complete at once with -ECANCELED and are
- * never re-issued; its requests in flight complete later as usual.  */
-void sb_disk_detach(struct sb_session *s);
+ * never re-issued; its requests in flight complete later as usual.  @how
+ * says, for the log, how the session ended ("disconnected", "was reset"). */
+void sb_disk_detach(struct sb_session *s, const char *how);
 
 /* Submits @req (fields above "Owned by the core" filled in).  Never fails:
  * req->done is called exactly once, possibly before this returns. */

@@ -65,6 +65,8 @@ PY
 
 grep -q "reset with 1 requests of the old device still out" "$T/sb.log" ||
     fail "the reset was not logged"
+grep -q "vhost-user-blk client 1 was reset, 1 held requests dropped, never to be re-issued" \
+    "$T/sb.log" || fail "the held write's drop was not logged as the reset's"
 stop_steadyblk sb
 [[ $(sector8) == C ]] || fail "sector 8 holds '$(sector8)', not the new device's write"
 echo "PASS"

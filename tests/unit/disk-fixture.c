@@ -74,9 +74,9 @@ int fx_teardown(void **state)
 {
 	struct fx *f = *state;
 	if (!f->session.closing)
-		sb_disk_detach(&f->session);
+		sb_disk_detach(&f->session, "disconnected");
 	if (!f->other.closing)
-		sb_disk_detach(&f->other);
+		sb_disk_detach(&f->other, "disconnected");
 	sb_disk_free(f->disk);
 	sb_loop_free(f->loop);
 	for (int i = 0; i < NREQ; i++)

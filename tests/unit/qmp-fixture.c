@@ -222,7 +222,7 @@ int fx_teardown(void **state)
 
 	sb_qmp_server_free(f->srv);
 	if (f->ndisks)
-		sb_disk_detach(&f->session);
+		sb_disk_detach(&f->session, "disconnected");
 	fx_run_for(f, 5);
 	for (size_t i = 0; i < f->ndisks; i++)
 		sb_disk_free(f->disk[i]);

@@ -614,7 +614,7 @@ static void test_orphan_inflight_fences(void **state)
 	fill(f, 0, 0xaa);
 	submit(f, 0, SB_OP_WRITE, 0, 4096, &f->session);
 	run_for(f, 2);
-	sb_disk_detach(&f->session);
+	sb_disk_detach(&f->session, "disconnected");
 	fill(f, 1, 0xbb);
 	submit(f, 1, SB_OP_WRITE, 0, 4096, &f->other);      /* overlaps: waits */
 	submit(f, 2, SB_OP_WRITE, 65536, 4096, &f->other);  /* does not: goes */

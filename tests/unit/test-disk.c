@@ -394,7 +394,7 @@ static void test_held_request_fenced_on_disconnect(void **state)
 	f->stub->fail_err = -EIO;
 	submit(f, 0, SB_OP_WRITE, 0, 512, &f->session);
 	run_for(f, 5);
-	sb_disk_detach(&f->session);
+	sb_disk_detach(&f->session, "disconnected");
 	assert_int_equal(f->ndone[0], 1);
 	assert_int_equal(f->err[0], -ECANCELED);
 	unsigned n = f->stub->submitted;
@@ -415,7 +415,7 @@ static void test_inflight_of_closed_session_not_retried(void **state)
 	open_disk(f);
 	f->stub->park = true;
 	submit(f, 0, SB_OP_WRITE, 0, 512, &f->session);
-	sb_disk_detach(&f->session);
+	sb_disk_detach(&f->session, "disconnected");
 	assert_int_equal(f->ndone[0], 0); /* in flight: waited for */
 	f->stub->fail_err = -EIO;
 	stub_finish_parked(f->stub);
@@ -438,7 +438,7 @@ static void test_fenced_hang_ends_cleared(void **state)
 	submit(f, 1, SB_OP_WRITE, 512, 512, &f->session);
 	run_for(f, 5);
 	assert_true(saw_event(f, SB_EVENT_HUNG));
-	sb_disk_detach(&f->session);
+	sb_disk_detach(&f->session, "disconnected");
 	run_for(f, 5);
 	assert_int_equal(f->ev[f->nev - 1], SB_EVENT_CLEARED);
 	assert_int_equal(f->evdata[f->nev - 1].requests, 2);

@@ -76,7 +76,7 @@ static int teardown(void **state)
 
 	sb_metrics_free(f->m);
 	assert_int_equal(access(f->sock, F_OK), -1); /* the socket file is gone */
-	sb_disk_detach(&f->session);
+	sb_disk_detach(&f->session, "disconnected");
 	sb_disk_free(f->disk);
 	sb_loop_free(f->loop);
 	for (int i = 0; i < 4; i++)

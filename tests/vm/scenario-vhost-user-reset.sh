@@ -211,7 +211,7 @@ sb_assert_log sut 'reset with 1 requests of the old device still out' "steadyblk
 if [ "$fault" = outage ]; then
     sb_assert event_cleared -eq 1 "DISK_CLEARED: the old device's hang ended with its 1 held write dropped"
     sb_assert event_recovered -eq 1 "DISK_RECOVERED: the new device's hang ended with its 1 write completed"
-    sb_assert_log sut '1 held requests dropped, never to be re-issued' "and dropped B"
+    sb_assert_log sut 'was reset, 1 held requests dropped, never to be re-issued' "and dropped B"
     sb_assert_log sut 'recovered after [0-9]+ ms, 1 held requests completed' "C was held and completed"
     sb_verdict "system_reset with a write held: it never landed; the rebooted guest's write over it did, and stayed"
 fi

@@ -338,7 +338,7 @@ static void conn_gone_after_disc(struct nbd_conn *c)
 	if (c->phase == NBD_TRANSMISSION && !c->session.closing) {
 		sb_debug("%s: hung up after disconnecting; %u requests outstanding", c->name,
 			 c->busy);
-		sb_disk_detach(&c->session);
+		sb_disk_detach(&c->session, "disconnected");
 	}
 	conn_update_events(c);
 	nbd_conn_schedule(c);
@@ -392,7 +392,7 @@ void nbd_conn_close(struct nbd_conn *c, const char *why)
 	if (c->phase == NBD_TRANSMISSION) {
 		/* Its waiting requests complete now with -ECANCELED and are
 		 * never re-issued (a stale write must not land later). */
-		sb_disk_detach(&c->session);
+		sb_disk_detach(&c->session, "disconnected");
 		if (c->rx_slot) {
 			nbd_slot_put(c, c->rx_slot);
 			c->rx_slot = NULL;

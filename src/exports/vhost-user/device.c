@@ -749,7 +749,7 @@ struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsign
 	dev->inst = sb_vu_instance_new(dev);
 	if (!dev->inst || sb_loop_watch_add(dev->loop, &dev->sock_watch, EPOLLIN) < 0) {
 		if (dev->inst) {
-			sb_disk_detach(&dev->inst->session);
+			sb_disk_detach(&dev->inst->session, "disconnected");
 			free(dev->inst);
 		}
 		free(dev);
@@ -777,7 +777,7 @@ void sb_vu_device_close(struct sb_vu_device *dev, const char *why)
 	TAILQ_INSERT_TAIL(&exp->closing, dev, link);
 	if (dev->inflight) /* QEMU may reconnect with the guest running on */
 		sb_vu_device_divert_memory(dev);
-	sb_vu_instance_end(dev, dev->inst); /* held requests come back fenced */
+	sb_vu_instance_end(dev, dev->inst, "disconnected"); /* held ones come back fenced */
 	dev->inst = NULL;
 	dev->detached = true;
 	if (dev->inflight == 0)
@@ -813,7 +813,7 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 		close(dev->sock);
 	}
 	if (dev->inst) {
-		sb_disk_detach(&dev->inst->session);
+		sb_disk_detach(&dev->inst->session, "disconnected");
 		free(dev->inst);
 	}
 	while ((inst = TAILQ_FIRST(&dev->old_instances))) {

@@ -55,10 +55,10 @@ struct sb_vu_instance *sb_vu_instance_new(struct sb_vu_device *dev)
 
 /* @inst ends: its held requests come back fenced, its requests at the
  * backend complete unseen; freed once none is left. */
-void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst)
+void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst, const char *how)
 {
 	TAILQ_INSERT_TAIL(&dev->old_instances, inst, link);
-	sb_disk_detach(&inst->session);
+	sb_disk_detach(&inst->session, how);
 	inst->detached = true;
 	if (inst->inflight == 0) {
 		TAILQ_REMOVE(&dev->old_instances, inst, link);
@@ -89,7 +89,7 @@ static int reset_instance(struct sb_vu_device *dev)
 			"dropped, never re-issued; those at the backend finish unseen", dev->name,
 			old->inflight);
 	dev->inst = fresh;
-	sb_vu_instance_end(dev, old); /* may free it */
+	sb_vu_instance_end(dev, old, "was reset"); /* may free it */
 	if (late) /* after the switch: rings set up again pop for the new one */
 		sb_vu_device_divert_memory(dev);
 	return 0;

@@ -171,7 +171,7 @@ void sb_vu_device_resume(struct sb_session *session);
 struct sb_vu_instance *sb_vu_instance_new(struct sb_vu_device *dev);
 /* @inst ends: its held requests come back fenced, those at the backend
  * complete unseen; it is freed once none is left. */
-void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst);
+void sb_vu_instance_end(struct sb_vu_device *dev, struct sb_vu_instance *inst, const char *how);
 /* GET_INFLIGHT_FD (a new region, a new instance) and SET_INFLIGHT_FD (a
  * region kept by the front end: the first one a connection sees comes from
  * a back end before it, and is adopted);
