@@ -41,6 +41,8 @@
 #define SB_CAP_MULTI_CONN (1u << 5) /* a flush on one connection covers all */
 #define SB_CAP_READ_ONLY  (1u << 6)
 #define SB_CAP_IOVEC      (1u << 7) /* takes data as iovecs (sb_request.iov) */
+#define SB_CAP_BLOCK_STATUS (1u << 8) /* answers SB_OP_BLOCK_STATUS; without it the
+				       * frontend answers "all data" itself */
 
 struct sb_backend;
 

@@ -64,7 +64,8 @@ struct sb_fault {
 
 static const char *const op_names[SB_OP_COUNT + 1] = {
 	[SB_OP_READ] = "read", [SB_OP_WRITE] = "write", [SB_OP_FLUSH] = "flush",
-	[SB_OP_TRIM] = "trim", [SB_OP_ZERO] = "zero",   [SB_OP_COUNT] = "all",
+	[SB_OP_TRIM] = "trim", [SB_OP_ZERO] = "zero",   [SB_OP_BLOCK_STATUS] = "block-status",
+	[SB_OP_COUNT] = "all",
 };
 
 /* ---- rules: parsing and formatting ---- */

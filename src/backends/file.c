@@ -96,6 +96,7 @@ struct file_backend {
 	struct sb_loop *loop;
 	int fd;
 	bool blockdev;
+	bool no_seek_data;               /* the file system has no SEEK_DATA/SEEK_HOLE */
 	bool read_only;
 	bool direct;                    /* cache=none: O_DIRECT */
 	uint32_t mem_align;             /* O_DIRECT buffer alignment */
@@ -234,18 +235,70 @@ static void file_cqe(struct file_backend *f, struct sb_request *req, int res);
 
 /* Runs the inline queue (see the top of this file).  What would block goes
  * to io_uring instead. */
+static void file_finish(struct file_backend *f, struct sb_request *req, int err);
+
+/* Block status from the file system's map of the file (SEEK_DATA and
+ * SEEK_HOLE: no I/O).  A block device, or a file system without them, is
+ * all data.  Returns 0 or -errno. */
+static int file_block_status(struct file_backend *f, struct sb_request *req)
+{
+	uint64_t pos = req->offset, end = req->offset + req->length;
+
+	req->nextents = 0;
+	if (f->blockdev || f->no_seek_data) {
+		sb_request_all_data(req);
+		return 0;
+	}
+	while (pos < end && req->nextents < req->max_extents) {
+		off_t data = lseek(f->fd, (off_t)pos, SEEK_DATA), hole;
+		uint64_t next;
+		uint32_t flags = 0;
+
+		if (data < 0 && errno == ENXIO) {
+			data = (off_t)end; /* nothing but a hole up to the end */
+		} else if (data < 0) {
+			if (errno != EINVAL && errno != EOPNOTSUPP)
+				return -errno;
+			f->no_seek_data = true;
+			if (req->nextents == 0)
+				sb_request_all_data(req);
+			return 0;
+		}
+		if ((uint64_t)data > pos) {
+			next = SB_MIN((uint64_t)data, end);
+			flags = SB_EXTENT_HOLE | SB_EXTENT_ZERO;
+		} else {
+			hole = lseek(f->fd, (off_t)pos, SEEK_HOLE);
+			if (hole < 0)
+				return -errno;
+			next = SB_MIN((uint64_t)hole, end);
+		}
+		if (next <= pos) /* the file changed under us: say data */
+			next = end, flags = 0;
+		req->extents[req->nextents++] =
+			(struct sb_extent){ .length = (uint32_t)(next - pos), .flags = flags };
+		pos = next;
+	}
+	return 0;
+}
+
 static void file_run_inline(struct file_backend *f)
 {
 	struct file_ctx *c;
 
 	while ((c = STAILQ_FIRST(&f->inline_q))) {
 		struct sb_request *req = ctx_req(c);
+		const struct iovec *iov;
 		unsigned cnt;
-		const struct iovec *iov = file_rw_iov(req, c, &cnt);
 		off_t off = (off_t)(req->offset + c->done);
 		ssize_t n;
 
 		STAILQ_REMOVE_HEAD(&f->inline_q, backlog);
+		if (req->op == SB_OP_BLOCK_STATUS) {
+			file_finish(f, req, file_block_status(f, req));
+			continue;
+		}
+		iov = file_rw_iov(req, c, &cnt);
 		if (req->op == SB_OP_READ)
 			n = preadv2(f->fd, iov, (int)cnt, off, f->memfs ? 0 : RWF_NOWAIT);
 		else
@@ -384,7 +437,7 @@ static int file_submit(struct sb_backend *be, struct sb_request *req)
 	if (SB_UNLIKELY(f->read_only && sb_op_is_write(req->op) && req->op != SB_OP_FLUSH))
 		return -EROFS;
 	if (f->direct && req->op != SB_OP_FLUSH && req->op != SB_OP_TRIM &&
-	    (r = file_direct_prepare(f, req)) < 0)
+	    req->op != SB_OP_BLOCK_STATUS && (r = file_direct_prepare(f, req)) < 0)
 		return r;
 	switch (req->op) {
 	case SB_OP_READ:
@@ -395,6 +448,10 @@ static int file_submit(struct sb_backend *be, struct sb_request *req)
 			return 0;
 		}
 		break;
+	case SB_OP_BLOCK_STATUS:
+		/* No I/O: answered on the loop, in order with the inline ones. */
+		STAILQ_INSERT_TAIL(&f->inline_q, c, backlog);
+		return 0;
 	case SB_OP_FLUSH:
 		c->step = STEP_FLUSH;
 		break;
@@ -734,7 +791,7 @@ static int file_open(struct sb_loop *loop, const char *spec,
 	f->be.ctx_size = sizeof(struct file_ctx);
 	f->be.connected = true;
 	/* One fd: a flush covers all. */
-	f->be.caps = SB_CAP_FLUSH | SB_CAP_MULTI_CONN | SB_CAP_IOVEC;
+	f->be.caps = SB_CAP_FLUSH | SB_CAP_MULTI_CONN | SB_CAP_IOVEC | SB_CAP_BLOCK_STATUS;
 	if (f->read_only)
 		f->be.caps |= SB_CAP_READ_ONLY;
 	else

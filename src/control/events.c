@@ -108,7 +108,7 @@ static void on_io_error(void *opaque, struct sb_disk *disk, enum sb_op op, int e
 	data = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}",
 			 "device", sb_disk_name(disk),
 			 "node-name", sb_disk_name(disk),
-			 "operation", op == SB_OP_READ ? "read" : "write",
+			 "operation", sb_op_is_write(op) ? "write" : "read",
 			 "action", verdict_action(verdict),
 			 "nospace", err == -ENOSPC,
 			 "reason", reason ? reason : "Unknown error");

@@ -181,7 +181,7 @@ bool sb_disk_accepting(struct sb_disk *disk, struct sb_session *s)
 
 bool sb_requests_overlap(const struct sb_request *a, const struct sb_request *b)
 {
-	if (a->op == SB_OP_READ && b->op == SB_OP_READ)
+	if (!sb_op_is_write(a->op) && !sb_op_is_write(b->op))
 		return false;
 	if (a->op == SB_OP_FLUSH || b->op == SB_OP_FLUSH)
 		return true;
@@ -338,7 +338,7 @@ static void disk_backend_complete(void *opaque, struct sb_request *req, int err)
 
 	if (SB_LIKELY(err == 0)) {
 		disk->fail_streak = 0;
-		if (disk->log && req->op != SB_OP_READ && req->op != SB_OP_FLUSH) {
+		if (disk->log && sb_op_is_write(req->op) && req->op != SB_OP_FLUSH) {
 			/* The backend answered: the hold machine hears it now,
 			 * even if the reply waits for a flush. */
 			if (SB_UNLIKELY(req->held_since_ns || was_probe ||

@@ -287,8 +287,7 @@ void sb_hold_failed(struct sb_disk *disk, struct sb_request *req, int err)
 		}
 		break;
 	case SB_VERDICT_IGNORE:
-		if (req->op == SB_OP_READ)
-			sb_request_zero_data(req); /* never leak stale memory */
+		sb_request_ignored(req);
 		sb_disk_finish(disk, req, 0);
 		break;
 	case SB_VERDICT_STOP:
@@ -583,8 +582,7 @@ int sb_disk_set_policy(struct sb_disk *disk, const struct sb_policy *p, struct s
 		case SB_VERDICT_IGNORE:
 			given_up++;
 			hold_remove(disk, req);
-			if (req->op == SB_OP_READ)
-				sb_request_zero_data(req);
+			sb_request_ignored(req);
 			sb_disk_finish(disk, req, 0);
 			break;
 		case SB_VERDICT_STOP:

@@ -20,6 +20,7 @@ const char *sb_op_name(enum sb_op op)
 	static const char *const names[] = {
 		[SB_OP_READ] = "read", [SB_OP_WRITE] = "write", [SB_OP_FLUSH] = "flush",
 		[SB_OP_TRIM] = "trim", [SB_OP_ZERO] = "write-zeroes",
+		[SB_OP_BLOCK_STATUS] = "block-status",
 	};
 	return (unsigned)op < SB_OP_COUNT ? names[op] : "?";
 }
@@ -132,13 +133,15 @@ void sb_policy_init(struct sb_policy *p)
 
 void sb_policy_set_rerror(struct sb_policy *p, enum sb_action a)
 {
-	p->action[SB_OP_READ] = a;
+	for (int op = 0; op < SB_OP_COUNT; op++)
+		if (!sb_op_is_write(op))
+			p->action[op] = a;
 }
 
 void sb_policy_set_werror(struct sb_policy *p, enum sb_action a)
 {
 	for (int op = 0; op < SB_OP_COUNT; op++)
-		if (op != SB_OP_READ)
+		if (sb_op_is_write(op))
 			p->action[op] = a;
 }
 

@@ -35,8 +35,18 @@ enum sb_op {
 	SB_OP_FLUSH,
 	SB_OP_TRIM,
 	SB_OP_ZERO,      /* write zeroes */
+	SB_OP_BLOCK_STATUS, /* which of the range is data, which holes: read-like */
 	SB_OP_COUNT
 };
+
+/* One extent of a block status answer; the flags are NBD's base:allocation
+ * states.  Extents follow each other from the request's offset. */
+struct sb_extent {
+	uint32_t length;
+	uint32_t flags;
+};
+#define SB_EXTENT_HOLE (1u << 0) /* not allocated */
+#define SB_EXTENT_ZERO (1u << 1) /* reads as zeroes */
 
 /* Flags on every data operation. */
 #define SB_REQ_FUA       (1u << 0) /* durable before completion */
@@ -78,6 +88,12 @@ struct sb_request {
 	 * finds it whole. */
 	const struct iovec *iov;
 	uint32_t iovcnt;
+	/* Block status: up to max_extents extents into extents (frontend-owned),
+	 * nextents of them set by the backend, covering at least the range's
+	 * first byte and at most all of it (the client asks again for the rest). */
+	struct sb_extent *extents;
+	uint32_t max_extents;
+	uint32_t nextents;
 	struct sb_session *session;
 	sb_request_done_fn done;
 
@@ -109,7 +125,14 @@ TAILQ_HEAD(sb_request_queue, sb_request);
 
 static inline bool sb_op_is_write(enum sb_op op)
 {
-	return op != SB_OP_READ;
+	return op != SB_OP_READ && op != SB_OP_BLOCK_STATUS;
+}
+
+/* The answer that is never wrong: all of the range is data. */
+static inline void sb_request_all_data(struct sb_request *req)
+{
+	req->extents[0] = (struct sb_extent){ .length = req->length, .flags = 0 };
+	req->nextents = 1;
 }
 
 /* Bytes of memory a request pins while it waits (its data buffer). */
@@ -144,6 +167,16 @@ static inline void sb_request_zero_data(struct sb_request *req)
 		sb_iov_memset(req->iov, req->iovcnt, 0, 0, req->length);
 	else
 		memset(req->buf, 0, req->length);
+}
+
+/* What a read-like request whose failure is ignored answers: a read
+ * zeroes, a block status all data. */
+static inline void sb_request_ignored(struct sb_request *req)
+{
+	if (req->op == SB_OP_READ)
+		sb_request_zero_data(req); /* never leak stale memory */
+	else if (req->op == SB_OP_BLOCK_STATUS)
+		sb_request_all_data(req);
 }
 
 const char *sb_op_name(enum sb_op op);

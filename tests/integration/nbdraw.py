@@ -18,10 +18,14 @@ CMD_FLAG_DF = 1 << 2
 
 OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS = 1, 2, 3, 5
 OPT_INFO, OPT_GO, OPT_STRUCTURED_REPLY = 6, 7, 8
-REP_ACK, REP_SERVER, REP_INFO = 1, 2, 3
+OPT_LIST_META_CONTEXT, OPT_SET_META_CONTEXT = 9, 10
+REP_ACK, REP_SERVER, REP_INFO, REP_META_CONTEXT = 1, 2, 3, 4
 REP_ERR_UNSUP, REP_ERR_INVALID = 2**31 + 1, 2**31 + 3
 REP_ERR_UNKNOWN, REP_ERR_TOO_BIG = 2**31 + 6, 2**31 + 9
 CMD_READ, CMD_WRITE, CMD_DISC = 0, 1, 2
+CMD_BLOCK_STATUS = 7
+CMD_FLAG_REQ_ONE = 1 << 3
+REPLY_TYPE_BLOCK_STATUS = 5
 
 
 def connect(path, timeout=10):
@@ -70,6 +74,21 @@ def go(s, name=b""):
         assert typ == REP_INFO, "GO refused: %#x %r" % (typ, data)
         if struct.unpack(">H", data[:2])[0] == 0:
             size, flags = struct.unpack(">QH", data[2:])
+
+
+def meta_context(s, opt, queries, name=b""):
+    """LIST_META_CONTEXT or SET_META_CONTEXT for export @name; returns the
+    [(context id, name)] replied and the final reply type."""
+    data = struct.pack(">I", len(name)) + name + struct.pack(">I", len(queries))
+    for q in queries:
+        data += struct.pack(">I", len(q)) + q
+    option(s, opt, data)
+    found = []
+    while True:
+        _, typ, data = option_reply(s)
+        if typ != REP_META_CONTEXT:
+            return found, typ
+        found.append((struct.unpack(">I", data[:4])[0], data[4:]))
 
 
 def request(s, cmd, offset, length, flags=0, cookie=1, data=b""):

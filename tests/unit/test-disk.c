@@ -62,6 +62,29 @@ static void test_ignore_zeroes_scattered_read(void **state)
 			assert_int_equal((unsigned char)f->buf[i + 1][j], j < iov[i].iov_len ? 0 : 0xab);
 }
 
+/* A block status whose failure is ignored answers "all data", never
+ * whatever the extents held, and follows the read policy, not the write's. */
+static void test_ignore_block_status_is_all_data(void **state)
+{
+	struct fx *f = *state;
+	struct sb_extent x[4] = { { 7, SB_EXTENT_HOLE }, { 7, SB_EXTENT_HOLE } };
+
+	sb_policy_set_rerror(&f->policy, SB_ACTION_IGNORE);
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	assert_int_equal(f->policy.action[SB_OP_BLOCK_STATUS], SB_ACTION_IGNORE);
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	f->req[0]->extents = x;
+	f->req[0]->max_extents = 4;
+	submit(f, 0, SB_OP_BLOCK_STATUS, 4096, 65536, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+	assert_int_equal(f->req[0]->nextents, 1);
+	assert_int_equal(x[0].length, 65536);
+	assert_int_equal(x[0].flags, 0);
+	assert_int_equal(f->nev, 0); /* nothing held */
+}
+
 static void test_sync_submit_failure(void **state)
 {
 	struct fx *f = *state;
@@ -608,6 +631,7 @@ int main(void)
 		T(test_report),
 		T(test_ignore_zeroes_read),
 		T(test_ignore_zeroes_scattered_read),
+		T(test_ignore_block_status_is_all_data),
 		T(test_sync_submit_failure),
 		T(test_retry_hold_and_recover),
 		T(test_non_retryable_reported_at_once),

@@ -289,6 +289,50 @@ static void test_trim_and_zero(void **state)
 	assert_int_equal(st.st_size, DISK_SIZE);
 }
 
+/* A block status of [@offset, + @length) into @x (room for @max); returns
+ * the number of extents, after checking it succeeded once. */
+static uint32_t block_status(struct harness *h, uint64_t offset, uint32_t length,
+			     struct sb_extent *x, uint32_t max)
+{
+	struct sb_request *req = new_req(h, SB_OP_BLOCK_STATUS, 0, offset, length, NULL);
+	uint32_t n;
+
+	req->extents = x;
+	req->max_extents = max;
+	assert_int_equal(sb_backend_submit(h->be, req), 0);
+	run_until(h, h->completions + 1);
+	assert_int_equal(req->attempts, 1);
+	assert_int_equal(req->last_err, 0);
+	n = req->nextents;
+	free(req);
+	return n;
+}
+
+/* Block status from SEEK_DATA/SEEK_HOLE: the holes a trim punched, the
+ * data around them, at most max extents, within the range. */
+static void test_block_status(void **state)
+{
+	struct harness *h = *state;
+	struct sb_extent x[8];
+
+	/* Data, then a 1 MiB hole at 1 MiB (punched), then data. */
+	assert_int_equal(do_io(h, SB_OP_TRIM, 0, 1 << 20, 1 << 20, NULL), 0);
+	if (lseek(h->fd, 1 << 20, SEEK_DATA) != 2 << 20)
+		skip(); /* this file system keeps no holes */
+	assert_int_equal(block_status(h, 512 << 10, 3 << 20, x, 8), 3);
+	assert_int_equal(x[0].length, 512 << 10);
+	assert_int_equal(x[0].flags, 0);
+	assert_int_equal(x[1].length, 1 << 20);
+	assert_int_equal(x[1].flags, SB_EXTENT_HOLE | SB_EXTENT_ZERO);
+	assert_int_equal(x[2].length, (3 << 20) - (512 << 10) - (1 << 20));
+	assert_int_equal(x[2].flags, 0);
+
+	/* One extent asked for: the first only. */
+	assert_int_equal(block_status(h, 1 << 20, 2 << 20, x, 1), 1);
+	assert_int_equal(x[0].length, 1 << 20);
+	assert_int_equal(x[0].flags, SB_EXTENT_HOLE | SB_EXTENT_ZERO);
+}
+
 static void test_many_at_once(void **state)
 {
 	struct harness *h = *state;
@@ -587,6 +631,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_write_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_and_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_status, setup_shm, teardown_shm),
 		cmocka_unit_test_setup_teardown(test_read_past_eof_gives_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup_ro, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_aligned_and_bounced, setup_direct,

@@ -7,8 +7,9 @@
  *   ... until GO succeeds, EXPORT_NAME, or ABORT
  *
  * Options we serve: GO, INFO, EXPORT_NAME, LIST, ABORT, STRUCTURED_REPLY
- * (reads are then answered in chunks, transmission.c); anything else gets
- * NBD_REP_ERR_UNSUP.  An
+ * (reads are then answered in chunks, transmission.c), LIST_META_CONTEXT
+ * and SET_META_CONTEXT (one context, base:allocation, for block status);
+ * anything else gets NBD_REP_ERR_UNSUP.  An
  * option longer than we would ever need is skipped unread with
  * NBD_REP_ERR_TOO_BIG; the whole handshake has a deadline.
  */
@@ -208,6 +209,78 @@ static enum nbd_parse hs_info_go(struct nbd_conn *c, uint32_t opt, const unsigne
 	return opt == NBD_OPT_GO ? hs_enter(c, e) : NBD_PARSE_AGAIN;
 }
 
+/* Does query @q (@len bytes) name base:allocation?  In a LIST, the
+ * namespace alone ("base:") asks for all of its contexts too. */
+static bool meta_query_matches(uint32_t opt, const unsigned char *q, uint32_t len)
+{
+	static const char name[] = NBD_META_BASE_ALLOCATION;
+
+	if (len == sizeof(name) - 1 && memcmp(q, name, len) == 0)
+		return true;
+	return opt == NBD_OPT_LIST_META_CONTEXT && len == 5 && memcmp(q, "base:", 5) == 0;
+}
+
+/* NBD_OPT_LIST_META_CONTEXT and NBD_OPT_SET_META_CONTEXT:
+ *   u32 name length, name, u32 number of queries, { u32 length, query }[]
+ * A LIST without queries lists every context; a SET replaces what an earlier
+ * one chose, and needs structured replies (block status is a chunk). */
+static enum nbd_parse hs_meta_context(struct nbd_conn *c, uint32_t opt, const unsigned char *d,
+				      uint32_t len)
+{
+	static const char name[] = NBD_META_BASE_ALLOCATION;
+	uint32_t nlen, nq, pos;
+	bool match = false;
+	struct nbd_export *e;
+
+	if (opt == NBD_OPT_SET_META_CONTEXT) {
+		c->meta_export = NULL;
+		if (!c->structured)
+			return hs_error(c, opt, NBD_REP_ERR_INVALID,
+					"SET_META_CONTEXT needs structured replies first");
+	}
+	if (len < 8)
+		return hs_error(c, opt, NBD_REP_ERR_INVALID, "option data too short");
+	memcpy(&nlen, d, 4);
+	nlen = be32toh(nlen);
+	if (nlen > len - 8)
+		return hs_error(c, opt, NBD_REP_ERR_INVALID, "export name length too large");
+	memcpy(&nq, d + 4 + nlen, 4);
+	nq = be32toh(nq);
+	pos = 8 + nlen;
+	for (uint32_t i = 0; i < nq; i++) {
+		uint32_t qlen;
+
+		if (len - pos < 4)
+			return hs_error(c, opt, NBD_REP_ERR_INVALID, "bad number of queries");
+		memcpy(&qlen, d + pos, 4);
+		qlen = be32toh(qlen);
+		if (qlen > len - pos - 4)
+			return hs_error(c, opt, NBD_REP_ERR_INVALID, "query length too large");
+		match |= meta_query_matches(opt, d + pos + 4, qlen);
+		pos += 4 + qlen;
+	}
+	if (pos != len)
+		return hs_error(c, opt, NBD_REP_ERR_INVALID, "data after the last query");
+	e = nbd_export_find(c->listener, (const char *)d + 4, nlen);
+	if (!e)
+		return hs_error(c, opt, NBD_REP_ERR_UNKNOWN, "no export '%.*s' here",
+				(int)SB_MIN(nlen, 256u), (const char *)d + 4);
+	if (nq == 0 && opt == NBD_OPT_LIST_META_CONTEXT)
+		match = true;
+	if (match) {
+		unsigned char buf[4 + sizeof(name) - 1];
+		uint32_t id = htobe32(NBD_META_ID);
+
+		memcpy(buf, &id, 4);
+		memcpy(buf + 4, name, sizeof(name) - 1);
+		if (hs_reply(c, opt, NBD_REP_META_CONTEXT, buf, sizeof(buf)) < 0)
+			return NBD_PARSE_DROP;
+		if (opt == NBD_OPT_SET_META_CONTEXT)
+			c->meta_export = e;
+	}
+	return hs_reply(c, opt, NBD_REP_ACK, NULL, 0) < 0 ? NBD_PARSE_DROP : NBD_PARSE_AGAIN;
+}
+
 static enum nbd_parse hs_option(struct nbd_conn *c, uint32_t opt, const unsigned char *d,
 				uint32_t len)
 {
@@ -227,6 +300,9 @@ static enum nbd_parse hs_option(struct nbd_conn *c, uint32_t opt, const unsigned
 								  : NBD_PARSE_PAUSE;
 	case NBD_OPT_STARTTLS:
 		return hs_error(c, opt, NBD_REP_ERR_UNSUP, "TLS is not supported");
+	case NBD_OPT_LIST_META_CONTEXT:
+	case NBD_OPT_SET_META_CONTEXT:
+		return hs_meta_context(c, opt, d, len);
 	case NBD_OPT_STRUCTURED_REPLY:
 		if (len)
 			return hs_error(c, opt, NBD_REP_ERR_INVALID,

@@ -46,6 +46,8 @@
 #define NBD_HARD_PAYLOAD       (64u * 1024 * 1024)    /* a larger write is discarded... */
 #define NBD_MAX_REQUESTS       128u                   /* slots per connection */
 #define NBD_REPLY_HEAD_MAX     32u  /* a hole chunk: header, offset, size */
+#define NBD_META_ID            1u   /* base:allocation's context id */
+#define NBD_BS_EXTENTS         256u /* descriptors in one block status reply */
 /* Payload memory is bounded by the server's budget (sb_nbd_limits); idle
  * buffers kept for reuse are outside it, so they are capped twice: */
 #define NBD_KEEP_BUF_BYTES     (2u * 1024 * 1024)     /* ... per connection */
@@ -193,6 +195,9 @@ struct nbd_conn {
 	bool no_zeroes;                   /* NBD_FLAG_C_NO_ZEROES */
 	bool structured;                  /* NBD_OPT_STRUCTURED_REPLY: reads
 					     are answered in chunks */
+	/* NBD_OPT_SET_META_CONTEXT chose base:allocation for this export
+	 * (NULL: nothing chosen, block status refused). */
+	const struct nbd_export *meta_export;
 	bool in_handshake;                /* on srv->handshakes */
 	uint64_t accepted_ns;
 	TAILQ_ENTRY(nbd_conn) hs_link;

@@ -30,11 +30,14 @@
 #define NBD_OPT_INFO              6
 #define NBD_OPT_GO                7
 #define NBD_OPT_STRUCTURED_REPLY  8
+#define NBD_OPT_LIST_META_CONTEXT 9
+#define NBD_OPT_SET_META_CONTEXT  10
 
 /* Option replies; errors have bit 31 set. */
 #define NBD_REP_ACK               1u
 #define NBD_REP_SERVER            2u
 #define NBD_REP_INFO              3u
+#define NBD_REP_META_CONTEXT      4u
 #define NBD_REP_ERR(n)            ((1u << 31) | (n))
 #define NBD_REP_ERR_UNSUP         NBD_REP_ERR(1)
 #define NBD_REP_ERR_INVALID       NBD_REP_ERR(3)
@@ -71,6 +74,7 @@
 #define NBD_REPLY_FLAG_DONE       (1u << 0)
 #define NBD_REPLY_TYPE_OFFSET_DATA 1
 #define NBD_REPLY_TYPE_OFFSET_HOLE 2
+#define NBD_REPLY_TYPE_BLOCK_STATUS 5
 #define NBD_REPLY_TYPE_ERROR      ((1u << 15) + 1)
 
 #define NBD_CMD_READ              0
@@ -79,13 +83,20 @@
 #define NBD_CMD_FLUSH             3
 #define NBD_CMD_TRIM              4
 #define NBD_CMD_WRITE_ZEROES      6
+#define NBD_CMD_BLOCK_STATUS      7
 
 /* Command flags.  DF (bit 2) and REQ_ONE (bit 3) belong to structured
  * replies, which we decline: they are refused like unknown flags. */
 #define NBD_CMD_FLAG_FUA          (1u << 0)
 #define NBD_CMD_FLAG_NO_HOLE      (1u << 1)
 #define NBD_CMD_FLAG_DF           (1u << 2) /* read: one content chunk */
+#define NBD_CMD_FLAG_REQ_ONE      (1u << 3) /* block status: one descriptor */
 #define NBD_CMD_FLAG_FAST_ZERO    (1u << 4)
+
+/* The base:allocation meta context's states (block status descriptors). */
+#define NBD_META_BASE_ALLOCATION  "base:allocation"
+#define NBD_STATE_HOLE            (1u << 0)
+#define NBD_STATE_ZERO            (1u << 1)
 
 /* Error values of replies: the protocol fixes these numbers, which happen
  * to be Linux's errnos, but we never send a raw errno (see nbd_errno()). */

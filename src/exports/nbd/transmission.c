@@ -4,7 +4,10 @@
  * replies on the connection's output queue: simple replies, or, for reads
  * on a connection that negotiated structured replies, one chunk each (the
  * data, a hole when the data read is all zeroes, or an error).  One chunk
- * is all a read ever gets, so NBD_CMD_FLAG_DF holds by construction.
+ * is all a read ever gets, so NBD_CMD_FLAG_DF holds by construction.  A
+ * block status (base:allocation chosen) is one chunk too: its descriptors,
+ * from the backend's extents in the slot's buffer, or one "all data" from
+ * the export itself for a backend that cannot say.
  *
  *   header --invalid--> error reply (a write's payload is read and dropped)
  *     |
@@ -228,6 +231,33 @@ static uint32_t nbd_errno(int err, bool fast_zero)
 	}
 }
 
+/* Turns the request's extents, in place, into the base:allocation
+ * descriptors of the reply (the same two u32 fields, big endian), within
+ * the request's range and at least one.  Returns their bytes. */
+static uint32_t tx_descriptors(struct sb_request *req)
+{
+	struct sb_extent *x = req->extents;
+	uint32_t n = SB_MIN(req->nextents, req->max_extents), left = req->length, i;
+
+	for (i = 0; i < n && left; i++) {
+		uint32_t len = SB_MIN(x[i].length, left);
+		uint32_t flags = ((x[i].flags & SB_EXTENT_HOLE) ? NBD_STATE_HOLE : 0) |
+				 ((x[i].flags & SB_EXTENT_ZERO) ? NBD_STATE_ZERO : 0);
+
+		if (len == 0)
+			break;
+		x[i].length = htobe32(len);
+		x[i].flags = htobe32(flags);
+		left -= len;
+	}
+	if (i == 0) { /* nothing said: all of it is data, which is never wrong */
+		x[0].length = htobe32(req->length);
+		x[0].flags = 0;
+		i = 1;
+	}
+	return i * (uint32_t)sizeof(*x);
+}
+
 /* Does @len bytes at @p read as zeroes?  Data stops the scan at once,
  * mostly at its first byte. */
 static bool all_zero(const unsigned char *p, size_t len)
@@ -235,9 +265,10 @@ static bool all_zero(const unsigned char *p, size_t len)
 	return len && p[0] == 0 && memcmp(p, p + 1, len - 1) == 0;
 }
 
-/* The one chunk, marked done, that answers a read on a structured
- * connection: its header and fixed fields into s->head. */
-static void tx_read_chunk(struct nbd_slot *s, uint32_t error)
+/* The one chunk, marked done, that answers a read or a block status on a
+ * structured connection: its header and fixed fields into s->head, its
+ * payload (read data, descriptors) the first s->data_len bytes of s->buf. */
+static void tx_chunk(struct nbd_slot *s, uint32_t error)
 {
 	struct nbd_structured_reply h = {
 		.magic = htobe32(NBD_STRUCTURED_REPLY_MAGIC),
@@ -257,6 +288,13 @@ static void tx_read_chunk(struct nbd_slot *s, uint32_t error)
 		memcpy(s->head + s->head_len, &be32, 4);
 		memcpy(s->head + s->head_len + 4, &be16, 2);
 		s->head_len += 6;
+	} else if (s->cmd == NBD_CMD_BLOCK_STATUS) {
+		h.type = htobe16(NBD_REPLY_TYPE_BLOCK_STATUS);
+		s->data_len = tx_descriptors(&s->req);
+		h.length = htobe32(4 + s->data_len);
+		be32 = htobe32(NBD_META_ID);
+		memcpy(s->head + s->head_len, &be32, 4);
+		s->head_len += 4;
 	} else if (all_zero(s->buf, s->req.length)) {
 		h.type = htobe16(NBD_REPLY_TYPE_OFFSET_HOLE);
 		h.length = htobe32(12);
@@ -276,8 +314,8 @@ static void tx_read_chunk(struct nbd_slot *s, uint32_t error)
 
 static void tx_reply(struct nbd_conn *c, struct nbd_slot *s, uint32_t error)
 {
-	if (c->structured && s->cmd == NBD_CMD_READ) {
-		tx_read_chunk(s, error);
+	if (c->structured && (s->cmd == NBD_CMD_READ || s->cmd == NBD_CMD_BLOCK_STATUS)) {
+		tx_chunk(s, error);
 	} else {
 		struct nbd_simple_reply r = {
 			.magic = htobe32(NBD_SIMPLE_REPLY_MAGIC),
@@ -323,6 +361,12 @@ static void tx_start(struct nbd_conn *c, struct nbd_slot *s)
 		tx_reply(c, s, s->error);
 		return;
 	}
+	if (s->cmd == NBD_CMD_BLOCK_STATUS &&
+	    !(sb_disk_backend(c->exp->disk)->caps & SB_CAP_BLOCK_STATUS)) {
+		sb_request_all_data(&s->req); /* the backend cannot say more */
+		tx_reply(c, s, 0);
+		return;
+	}
 	c->inflight++;
 	sb_disk_submit(c->exp->disk, &s->req);
 }
@@ -346,6 +390,12 @@ static uint32_t tx_check(const struct nbd_conn *c, uint16_t cmd, uint16_t flags,
 			allowed |= NBD_CMD_FLAG_DF;
 		break;
 	case NBD_CMD_WRITE:
+		break;
+	case NBD_CMD_BLOCK_STATUS:
+		if (c->meta_export != e) /* base:allocation not chosen */
+			return NBD_EINVAL;
+		writes = false;
+		allowed |= NBD_CMD_FLAG_REQ_ONE;
 		break;
 	case NBD_CMD_FLUSH:
 		if (!(e->tx_flags & NBD_FLAG_SEND_FLUSH) || (flags & ~allowed) || offset || length)
@@ -386,7 +436,7 @@ static void tx_fill(struct nbd_slot *s, struct nbd_conn *c, uint16_t cmd, uint16
 	static const enum sb_op ops[] = {
 		[NBD_CMD_READ] = SB_OP_READ, [NBD_CMD_WRITE] = SB_OP_WRITE,
 		[NBD_CMD_FLUSH] = SB_OP_FLUSH, [NBD_CMD_TRIM] = SB_OP_TRIM,
-		[NBD_CMD_WRITE_ZEROES] = SB_OP_ZERO,
+		[NBD_CMD_WRITE_ZEROES] = SB_OP_ZERO, [NBD_CMD_BLOCK_STATUS] = SB_OP_BLOCK_STATUS,
 	};
 	struct sb_request *r = &s->req;
 
@@ -401,6 +451,9 @@ static void tx_fill(struct nbd_slot *s, struct nbd_conn *c, uint16_t cmd, uint16
 	r->offset = offset;
 	r->length = length;
 	r->buf = (cmd == NBD_CMD_READ || cmd == NBD_CMD_WRITE) ? s->buf : NULL;
+	r->extents = cmd == NBD_CMD_BLOCK_STATUS ? s->buf : NULL;
+	r->max_extents = !r->extents ? 0 : (flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : NBD_BS_EXTENTS;
+	r->nextents = 0;
 	r->session = &c->session;
 	r->done = tx_done;
 }
@@ -411,7 +464,7 @@ static enum nbd_parse tx_request(struct nbd_conn *c, const struct nbd_request *h
 {
 	uint16_t cmd = be16toh(h->type), flags = be16toh(h->flags);
 	uint64_t offset = be64toh(h->offset);
-	uint32_t length = be32toh(h->length), err, need;
+	uint32_t length = be32toh(h->length), err, need, buf_len;
 	struct nbd_slot *s;
 	bool want_buf;
 
@@ -435,9 +488,12 @@ static enum nbd_parse tx_request(struct nbd_conn *c, const struct nbd_request *h
 	}
 
 	err = tx_check(c, cmd, flags, offset, length);
-	want_buf = !err && (cmd == NBD_CMD_READ || cmd == NBD_CMD_WRITE);
+	want_buf = !err && (cmd == NBD_CMD_READ || cmd == NBD_CMD_WRITE ||
+			    cmd == NBD_CMD_BLOCK_STATUS);
+	/* A block status's buffer holds its descriptors. */
+	buf_len = cmd == NBD_CMD_BLOCK_STATUS ? NBD_BS_EXTENTS * sizeof(struct sb_extent) : length;
 	s = slot_pick(c, want_buf);
-	need = slot_need(s, want_buf, length);
+	need = slot_need(s, want_buf, buf_len);
 	if (!sb_budget_take(c->srv->budget, &c->budget_wait, need)) {
 		sb_debug("%s: memory budget reached (%llu of %llu bytes), paused", c->name,
 			 (unsigned long long)c->srv->budget->used,
@@ -448,7 +504,7 @@ static enum nbd_parse tx_request(struct nbd_conn *c, const struct nbd_request *h
 	slot_get(c, s, want_buf);
 	s->cookie = h->cookie;
 	s->cmd = cmd;
-	if (want_buf && slot_buffer(c, s, length, need) < 0)
+	if (want_buf && slot_buffer(c, s, buf_len, need) < 0)
 		err = NBD_ENOMEM;
 	s->error = err;
 	if (err)

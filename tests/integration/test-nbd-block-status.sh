@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Block status (the base:allocation meta context): LIST_META_CONTEXT lists
+# it, SET_META_CONTEXT chooses it once structured replies are on, and
+# NBD_CMD_BLOCK_STATUS then answers with the holes of a file as the file
+# system maps them (SEEK_DATA/SEEK_HOLE): nbdinfo --map and qemu-img map
+# over NBD agree with qemu-img map of the file itself; REQ_ONE gets one
+# descriptor; a write over a hole is data at once.  During an outage a
+# block status query is held like a read and answered once the storage is
+# back.  A backend that cannot say (NBD) answers "all data".
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/functions.sh"
+. "$here/nbd-export.sh"
+. "$here/nbd-backend.sh"
+requires python3 nbdinfo qemu-img nbdkit
+
+# 64 MiB with two runs of data: 2 MiB at 10 MiB, 64 KiB at 50 MiB.
+img=$T/disk.img
+truncate -s 64M "$img"
+dd if=/dev/urandom of="$img" bs=1M count=2 seek=10 conv=notrunc status=none
+dd if=/dev/urandom of="$img" bs=64k count=1 seek=800 conv=notrunc status=none
+if [[ $(qemu-img map --output=json -f raw "$img" | grep -c '"data": false') -lt 2 ]]; then
+    skip "the file system under $T keeps no holes"
+fi
+sock=$T/s.sock
+fault=$T/fault
+start_steadyblk sb --rerror retry --werror retry --retry-interval 100ms --fault-file "$fault" \
+    --export "$(sb_uri "$sock")" "$img"
+
+raw_py "$sock" <<'PY'
+import struct, sys
+from nbdraw import *
+path = sys.argv[1]
+BA = b"base:allocation"
+
+s = connect(path); greet(s)
+found, typ = meta_context(s, OPT_LIST_META_CONTEXT, [])
+assert typ == REP_ACK and [n for _, n in found] == [BA], (found, typ)
+found, typ = meta_context(s, OPT_LIST_META_CONTEXT, [b"base:"])
+assert typ == REP_ACK and [n for _, n in found] == [BA], (found, typ)
+found, typ = meta_context(s, OPT_LIST_META_CONTEXT, [b"qemu:dirty-bitmap:x", b"other:"])
+assert typ == REP_ACK and found == [], (found, typ)
+print("ok: LIST_META_CONTEXT lists base:allocation, for no query and for base:, not others")
+found, typ = meta_context(s, OPT_SET_META_CONTEXT, [BA])
+assert typ == REP_ERR_INVALID and found == [], (found, typ)
+print("ok: SET_META_CONTEXT before structured replies is refused")
+found, typ = meta_context(s, OPT_LIST_META_CONTEXT, [BA], name=b"nope")
+assert typ == REP_ERR_UNKNOWN, typ
+option(s, OPT_LIST_META_CONTEXT, struct.pack(">II", 0, 2) + struct.pack(">I", 99) + b"x")
+assert option_reply(s)[1] == REP_ERR_INVALID
+print("ok: an unknown export and a query longer than the option are refused")
+option(s, OPT_STRUCTURED_REPLY)
+assert option_reply(s)[1] == REP_ACK
+found, typ = meta_context(s, OPT_SET_META_CONTEXT, [b"other:thing", BA])
+assert typ == REP_ACK and len(found) == 1 and found[0][1] == BA, (found, typ)
+ctx = found[0][0]
+go(s)
+request(s, CMD_BLOCK_STATUS, 8 << 20, 8 << 20, cookie=3)
+f, t, c, p = chunk(s)
+assert (f, t, c) == (REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, 3), (f, t, c)
+assert struct.unpack(">I", p[:4])[0] == ctx
+desc = [struct.unpack(">II", p[i:i + 8]) for i in range(4, len(p), 8)]
+assert desc == [(2 << 20, 3), (2 << 20, 0), (4 << 20, 3)], desc
+print("ok: block status over 8 MiB: hole, 2 MiB of data, hole, in one chunk")
+request(s, CMD_BLOCK_STATUS, 8 << 20, 8 << 20, flags=CMD_FLAG_REQ_ONE, cookie=4)
+f, t, c, p = chunk(s)
+assert t == REPLY_TYPE_BLOCK_STATUS and struct.unpack(">III", p) == (ctx, 2 << 20, 3), p
+print("ok: with REQ_ONE, one descriptor")
+request(s, CMD_BLOCK_STATUS, 63 << 20, 2 << 20, cookie=5)
+f, t, c, p = chunk(s)
+assert t == REPLY_TYPE_ERROR and struct.unpack(">I", p[:4])[0] == 22, (t, p)
+print("ok: past the end, EINVAL")
+
+s = connect(path); greet(s)
+option(s, OPT_STRUCTURED_REPLY)
+assert option_reply(s)[1] == REP_ACK
+go(s)
+request(s, CMD_BLOCK_STATUS, 0, 4096, cookie=6)
+f, t, c, p = chunk(s)
+assert t == REPLY_TYPE_ERROR and struct.unpack(">I", p[:4])[0] == 22, (t, p)
+print("ok: block status without the context chosen, EINVAL")
+PY
+
+# Real clients: the map over NBD is the file's own.
+uri=$(sb_uri "$sock")
+want=$(qemu-img map --output=json -f raw "$img")
+got=$(timeout 30 qemu-img map --output=json -f raw "$uri") || fail "qemu-img map over NBD failed"
+[[ $got == "$want" ]] || fail "qemu-img map over NBD differs from the file's: $got"
+info "ok: qemu-img map over NBD is the file's"
+map=$(timeout 30 nbdinfo --map "$uri") || fail "nbdinfo --map failed"
+[[ $(grep -c 'hole,zero' <<<"$map") == 3 && $(grep -c ' data$' <<<"$map") == 2 ]] ||
+    fail "nbdinfo --map: $map"
+info "ok: nbdinfo --map: 3 holes, 2 runs of data"
+
+# A write over a hole is data for the block status that follows it.
+nbd_py "$uri" <<'PY'
+import sys
+import nbd
+h = nbd.NBD()
+h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+h.connect_uri(sys.argv[1])
+assert h.can_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+def extents(off, n):
+    got = []
+    def cb(ctx, offset, entries, err):
+        got.extend(zip(entries[0::2], entries[1::2]))
+        return 0
+    h.block_status(n, off, cb)
+    return got
+assert extents(32 << 20, 1 << 20) == [(1 << 20, 3)]
+h.pwrite(b"\x77" * 65536, 32 << 20)
+got = extents(32 << 20, 1 << 20)
+assert got[0] == (65536, 0), got
+print("ok: libnbd: a hole, written, reads as data at once")
+PY
+
+# During an outage: held like a read, answered once the storage is back.
+fault_on "$fault" "block-status EIO"
+nbd_py "$uri" "$fault" <<'PY'
+import os, sys, time
+import nbd
+h = nbd.NBD()
+h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+h.connect_uri(sys.argv[1])
+got = []
+def cb(ctx, offset, entries, err):
+    got.extend(zip(entries[0::2], entries[1::2]))
+    return 0
+cookie = h.aio_block_status(4 << 20, 8 << 20, cb)
+deadline = time.monotonic() + 1.5
+while time.monotonic() < deadline:
+    h.poll(50)
+assert not h.aio_command_completed(cookie), "answered during the outage"
+os.unlink(sys.argv[2])
+deadline = time.monotonic() + 10
+while not h.aio_command_completed(cookie):
+    assert time.monotonic() < deadline, "not answered after the outage"
+    h.poll(100)
+assert got == [(2 << 20, 3), (2 << 20, 0)], got
+print("ok: held during the outage, answered after it")
+PY
+sb_log_has "holding requests" || fail "steadyblk held nothing"
+stop_steadyblk sb
+
+# A backend that cannot say: all data.
+start_nbdkit be "$T/be.sock" file "$img"
+start_steadyblk sb2 --export "$(sb_uri "$T/s2.sock")" "nbd+unix:///?socket=$T/be.sock"
+map=$(timeout 30 nbdinfo --map "$(sb_uri "$T/s2.sock")") || fail "nbdinfo --map (NBD backend) failed"
+[[ $(wc -l <<<"$map") == 1 && $map == *"67108864    0  data"* ]] || fail "NBD backend map: $map"
+info "ok: an NBD backend: all data"
+echo "PASS"
