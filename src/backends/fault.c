@@ -82,7 +82,7 @@ int sb_fault_parse_op(const char *s, enum sb_op *out, struct sb_error **errp)
 		*out = SB_OP_ZERO;
 		return 0;
 	}
-	return sb_error_set(errp, "'%s' is not an operation (read, write, flush, trim, zero, all)", s);
+	return sb_error_set(errp, "'%s' is not an operation (read, write, flush, trim, zero, block-status, all)", s);
 }
 
 /* "50%", "0.5%", "100%": a percentage with up to four decimals, into

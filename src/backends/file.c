@@ -96,7 +96,7 @@ struct file_backend {
 	struct sb_loop *loop;
 	int fd;
 	bool blockdev;
-	bool no_seek_data;               /* the file system has no SEEK_DATA/SEEK_HOLE */
+	bool no_seek_data;               /* block status is all data: no SEEK_DATA, or not local */
 	bool read_only;
 	bool direct;                    /* cache=none: O_DIRECT */
 	uint32_t mem_align;             /* O_DIRECT buffer alignment */
@@ -237,9 +237,32 @@ static void file_cqe(struct file_backend *f, struct sb_request *req, int res);
  * to io_uring instead. */
 static void file_finish(struct file_backend *f, struct sb_request *req, int err);
 
+/* Is @fd's file system one where SEEK_DATA answers without the network? */
+static bool seek_data_is_local(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	switch ((unsigned long)sfs.f_type) {
+	case EXT4_SUPER_MAGIC: /* ext2 and ext3 too */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case F2FS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case OVERLAYFS_SUPER_MAGIC: /* its upper layer: local too, in practice */
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Block status from the file system's map of the file (SEEK_DATA and
- * SEEK_HOLE: no I/O).  A block device, or a file system without them, is
- * all data.  Returns 0 or -errno. */
+ * SEEK_HOLE: no data I/O).  lseek cannot be asked not to wait, and it runs
+ * on the loop: only on local file systems, whose extent maps are in memory
+ * or one metadata read away (seek_data_is_local).  A block device, a
+ * network file system (NFS flushes and asks its server), or one without
+ * SEEK_DATA is all data.  Returns 0 or -errno. */
 static int file_block_status(struct file_backend *f, struct sb_request *req)
 {
 	uint64_t pos = req->offset, end = req->offset + req->length;
@@ -269,7 +292,9 @@ static int file_block_status(struct file_backend *f, struct sb_request *req)
 			flags = SB_EXTENT_HOLE | SB_EXTENT_ZERO;
 		} else {
 			hole = lseek(f->fd, (off_t)pos, SEEK_HOLE);
-			if (hole < 0)
+			if (hole < 0 && errno == ENXIO)
+				hole = (off_t)end; /* the file shrank under us: say data */
+			else if (hole < 0)
 				return -errno;
 			next = SB_MIN((uint64_t)hole, end);
 		}
@@ -700,6 +725,7 @@ static int file_probe(struct file_backend *f, const char *path, struct sb_error 
 			   (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 		f->read_nowait = !f->memfs;
 	}
+	f->no_seek_data = f->blockdev || !seek_data_is_local(f->fd);
 	if (f->direct) {
 		if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
 		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {

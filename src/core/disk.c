@@ -241,7 +241,8 @@ void sb_disk_submit(struct sb_disk *disk, struct sb_request *req)
 	req->fencing = false;
 	req->give_up = false;
 	disk->stats.requests[req->op]++;
-	disk->stats.bytes[req->op] += req->length;
+	/* A block status moves no data: only what it asked about, not counted. */
+	disk->stats.bytes[req->op] += req->op == SB_OP_BLOCK_STATUS ? 0 : req->length;
 
 	if (SB_LIKELY(disk->state == SB_DISK_HEALTHY && !disk->nfencing &&
 		      !disk->waiting_count && !sb_replay_blocking(disk))) {
@@ -337,7 +338,8 @@ static void disk_backend_complete(void *opaque, struct sb_request *req, int err)
 	}
 
 	if (SB_LIKELY(err == 0)) {
-		disk->fail_streak = 0;
+		if (SB_LIKELY(sb_request_proves_storage(req)))
+			disk->fail_streak = 0;
 		if (disk->log && sb_op_is_write(req->op) && req->op != SB_OP_FLUSH) {
 			/* The backend answered: the hold machine hears it now,
 			 * even if the reply waits for a flush. */

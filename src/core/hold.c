@@ -326,7 +326,8 @@ void sb_hold_completed(struct sb_disk *disk, struct sb_request *req, bool was_pr
 		disk->hang_completed++;
 	if (was_probe && disk->state == SB_DISK_HUNG) {
 		enter_recovering(disk, "probe succeeded");
-	} else if (disk->state == SB_DISK_HUNG && !was_probe && disk->backend->connected) {
+	} else if (disk->state == SB_DISK_HUNG && !was_probe && disk->backend->connected &&
+		   sb_request_proves_storage(req)) {
 		/* Something else got through: the path is flaky, not down. */
 		disk->state = SB_DISK_DEGRADED;
 		disk->probe_attempt = 0;
@@ -484,6 +485,14 @@ static void hold_probe(struct sb_disk *disk)
 	/* With a replay due, the replay is the probe (replay.c). */
 	if (!req || sb_replay_blocking(disk))
 		return;
+	/* The oldest request whose success proves something; block status
+	 * queries only if nothing else waits (the protocols order nothing
+	 * between requests in flight together, so the probe may pass them). */
+	for (struct sb_request *r = req; r; r = TAILQ_NEXT(r, link))
+		if (sb_request_proves_storage(r)) {
+			req = r;
+			break;
+		}
 	hold_remove(disk, req);
 	disk->probe = req;
 	sb_disk_fence(disk, req);

@@ -128,6 +128,15 @@ static inline bool sb_op_is_write(enum sb_op op)
 	return op != SB_OP_READ && op != SB_OP_BLOCK_STATUS;
 }
 
+/* Does the success of @req say the storage works?  A block status reads
+ * metadata at most (a file system's extent map, or nothing): it succeeds
+ * while writes to the same storage fail, so it never ends a hang, never
+ * makes a disk look flaky rather than down, and is never the probe. */
+static inline bool sb_request_proves_storage(const struct sb_request *req)
+{
+	return req->op != SB_OP_BLOCK_STATUS;
+}
+
 /* The answer that is never wrong: all of the range is data. */
 static inline void sb_request_all_data(struct sb_request *req)
 {

@@ -161,6 +161,41 @@ static void test_probe_one_per_tick(void **state)
 		assert_ptr_equal(f->stub->log[i], f->req[0]);
 }
 
+/* A block status proves nothing about the storage (it reads metadata, or
+ * nothing): held ahead of a write, it is passed over for the probe, and
+ * its success never ends the hang; once the write's probe succeeds, both
+ * complete. */
+static void test_block_status_is_never_the_probe(void **state)
+{
+	struct fx *f = *state;
+	struct sb_extent x[2];
+
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 20 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 20 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	f->req[0]->extents = x;
+	f->req[0]->max_extents = 2;
+	submit(f, 0, SB_OP_BLOCK_STATUS, 0, 4096, NULL);
+	for (int i = 1; i <= 4; i++)
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 512, 512, NULL);
+	run_for(f, 5);
+	unsigned first = f->stub->submitted;
+	run_for(f, 120);
+	assert_true(f->stub->submitted > first);
+	for (unsigned i = first; i < f->stub->submitted; i++)
+		assert_int_equal(f->stub->log_op[i], SB_OP_WRITE);
+	assert_int_equal(f->ndone[0], 0);
+	f->stub->fail_err = 0;
+	for (int i = 0; i <= 4; i++)
+		run_until_done(f, i);
+	for (int i = 0; i <= 4; i++)
+		assert_int_equal(f->err[i], 0);
+	assert_true(saw_event(f, SB_EVENT_RECOVERED));
+}
+
 /* One failure on a live connection may be a flaky path: on a backend that
  * serves each request at once no other request is in flight to show it,
  * so the probe comes after the flaky backoff, not a whole retry-interval. */
@@ -632,6 +667,7 @@ int main(void)
 		T(test_ignore_zeroes_read),
 		T(test_ignore_zeroes_scattered_read),
 		T(test_ignore_block_status_is_all_data),
+		T(test_block_status_is_never_the_probe),
 		T(test_sync_submit_failure),
 		T(test_retry_hold_and_recover),
 		T(test_non_retryable_reported_at_once),

@@ -269,7 +269,8 @@ static enum nbd_parse hs_meta_context(struct nbd_conn *c, uint32_t opt, const un
 		match = true;
 	if (match) {
 		unsigned char buf[4 + sizeof(name) - 1];
-		uint32_t id = htobe32(NBD_META_ID);
+		/* A LIST's ids are reserved: zero. */
+		uint32_t id = htobe32(opt == NBD_OPT_SET_META_CONTEXT ? NBD_META_ID : 0);
 
 		memcpy(buf, &id, 4);
 		memcpy(buf + 4, name, sizeof(name) - 1);
@@ -367,6 +368,8 @@ enum nbd_parse nbd_hs_parse(struct nbd_conn *c)
 		}
 		c->rpos += sizeof(h);
 		c->skip = len;
+		if (opt == NBD_OPT_SET_META_CONTEXT)
+			c->meta_export = NULL; /* a SET replaces, even when it fails */
 		return hs_error(c, opt, NBD_REP_ERR_TOO_BIG, "option data of %u bytes is too long",
 				len);
 	}
