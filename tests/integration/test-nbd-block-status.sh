@@ -7,7 +7,8 @@
 # over NBD agree with qemu-img map of the file itself; REQ_ONE gets one
 # descriptor; a write over a hole is data at once.  During an outage a
 # block status query is held like a read and answered once the storage is
-# back.  A backend that cannot say (NBD) answers "all data".
+# back, after the writes held before it; its client vanishing drops it.  A
+# backend that cannot say (NBD) answers "all data".
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/functions.sh"
 . "$here/nbd-export.sh"
@@ -140,6 +141,48 @@ assert got == [(2 << 20, 3), (2 << 20, 0)], got
 print("ok: held during the outage, answered after it")
 PY
 sb_log_has "holding requests" || fail "steadyblk held nothing"
+
+# An outage of everything: a write over a hole and then a block status over
+# it are held together and released in their order, so the block status
+# says data; a client that vanishes with its block status held has it
+# dropped, never answered.
+fault_on "$fault" "all EIO"
+nbd_py "$uri" "$fault" <<'PY'
+import os, sys, time
+import nbd
+def client():
+    h = nbd.NBD()
+    h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+    h.connect_uri(sys.argv[1])
+    return h
+def wait(h, secs):
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        h.poll(50)
+gone = client()
+gone.aio_block_status(40 << 20, 1 << 20, lambda *a: 0)
+wait(gone, 0.3)
+del gone  # nbd_close: the socket goes, the request still held
+h = client()
+got = []
+def cb(ctx, offset, entries, err):
+    got.extend(zip(entries[0::2], entries[1::2]))
+    return 0
+w = h.aio_pwrite(b"\x42" * 65536, 36 << 20)
+b = h.aio_block_status(1 << 20, 36 << 20, cb)
+wait(h, 1.0)
+assert not h.aio_command_completed(w) and not h.aio_command_completed(b), "answered in the outage"
+os.unlink(sys.argv[2])
+deadline = time.monotonic() + 10
+pending = {w, b}
+while pending:  # a completed command is retired by the first look at it
+    assert time.monotonic() < deadline, "not answered after the outage"
+    h.poll(100)
+    pending = {c for c in pending if not h.aio_command_completed(c)}
+assert got[0] == (65536, 0), got
+print("ok: a write and a block status held together: it says data; a vanished client's was dropped")
+PY
+sb_log_has "disconnected, 1 held requests dropped" || fail "the vanished client's block status was not dropped"
 stop_steadyblk sb
 
 # A backend that cannot say: all data.
