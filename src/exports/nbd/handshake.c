@@ -150,22 +150,37 @@ static enum nbd_parse hs_list(struct nbd_conn *c, uint32_t len)
 								      : NBD_PARSE_AGAIN;
 }
 
+/* The export name that starts INFO, GO and the META_CONTEXT options (u32
+ * length, name), with at least @tail bytes of the option after it.  Sets
+ * *@nlen; returns NBD_PARSE_AGAIN, or the refusal to return when
+ * *@refused is set. */
+static enum nbd_parse hs_name_field(struct nbd_conn *c, uint32_t opt, const unsigned char *d,
+				    uint32_t len, uint32_t tail, uint32_t *nlen, bool *refused)
+{
+	*refused = true;
+	if (len < 4 + tail)
+		return hs_error(c, opt, NBD_REP_ERR_INVALID, "option data too short");
+	memcpy(nlen, d, 4);
+	*nlen = be32toh(*nlen);
+	if (*nlen > len - 4 - tail)
+		return hs_error(c, opt, NBD_REP_ERR_INVALID, "export name length too large");
+	*refused = false;
+	return NBD_PARSE_AGAIN;
+}
+
 /* NBD_OPT_INFO and NBD_OPT_GO:
  *   u32 name length, name, u16 number of requests, u16 requests[] */
 static enum nbd_parse hs_info_go(struct nbd_conn *c, uint32_t opt, const unsigned char *d,
 				 uint32_t len)
 {
-	bool want_name = false, want_desc = false;
+	bool want_name = false, want_desc = false, refused;
 	struct nbd_export *e;
 	uint32_t nlen;
 	uint16_t nreq;
+	enum nbd_parse named = hs_name_field(c, opt, d, len, 2, &nlen, &refused);
 
-	if (len < 6)
-		return hs_error(c, opt, NBD_REP_ERR_INVALID, "option data too short");
-	memcpy(&nlen, d, 4);
-	nlen = be32toh(nlen);
-	if (nlen > len - 6)
-		return hs_error(c, opt, NBD_REP_ERR_INVALID, "export name length too large");
+	if (refused)
+		return named;
 	memcpy(&nreq, d + 4 + nlen, 2);
 	nreq = be16toh(nreq);
 	if (6 + nlen + 2u * nreq != len)
@@ -229,7 +244,8 @@ static enum nbd_parse hs_meta_context(struct nbd_conn *c, uint32_t opt, const un
 {
 	static const char name[] = NBD_META_BASE_ALLOCATION;
 	uint32_t nlen, nq, pos;
-	bool match = false;
+	bool match = false, refused;
+	enum nbd_parse r;
 	struct nbd_export *e;
 
 	if (opt == NBD_OPT_SET_META_CONTEXT) {
@@ -238,12 +254,9 @@ static enum nbd_parse hs_meta_context(struct nbd_conn *c, uint32_t opt, const un
 			return hs_error(c, opt, NBD_REP_ERR_INVALID,
 					"SET_META_CONTEXT needs structured replies first");
 	}
-	if (len < 8)
-		return hs_error(c, opt, NBD_REP_ERR_INVALID, "option data too short");
-	memcpy(&nlen, d, 4);
-	nlen = be32toh(nlen);
-	if (nlen > len - 8)
-		return hs_error(c, opt, NBD_REP_ERR_INVALID, "export name length too large");
+	r = hs_name_field(c, opt, d, len, 4, &nlen, &refused);
+	if (refused)
+		return r;
 	memcpy(&nq, d + 4 + nlen, 4);
 	nq = be32toh(nq);
 	pos = 8 + nlen;
