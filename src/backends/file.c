@@ -230,21 +230,11 @@ static void file_queue(struct file_backend *f, struct sb_request *req)
 	file_prep(f, req, sqe);
 }
 
-static void file_drain(struct file_backend *f);
-static void file_cqe(struct file_backend *f, struct sb_request *req, int res);
-
-/* Runs the inline queue (see the top of this file).  What would block goes
- * to io_uring instead. */
-static void file_finish(struct file_backend *f, struct sb_request *req, int err);
-
-/* Is @fd's file system one where SEEK_DATA answers without the network? */
-static bool seek_data_is_local(int fd)
+/* Is a file system of type @f_type (fstatfs) one where SEEK_DATA answers
+ * without the network? */
+static bool seek_data_is_local(unsigned long f_type)
 {
-	struct statfs sfs;
-
-	if (fstatfs(fd, &sfs) < 0)
-		return false;
-	switch ((unsigned long)sfs.f_type) {
+	switch (f_type) {
 	case EXT4_SUPER_MAGIC: /* ext2 and ext3 too */
 	case XFS_SUPER_MAGIC:
 	case BTRFS_SUPER_MAGIC:
@@ -268,7 +258,7 @@ static int file_block_status(struct file_backend *f, struct sb_request *req)
 	uint64_t pos = req->offset, end = req->offset + req->length;
 
 	req->nextents = 0;
-	if (f->blockdev || f->no_seek_data) {
+	if (f->no_seek_data) {
 		sb_request_all_data(req);
 		return 0;
 	}
@@ -307,6 +297,12 @@ static int file_block_status(struct file_backend *f, struct sb_request *req)
 	return 0;
 }
 
+static void file_drain(struct file_backend *f);
+static void file_cqe(struct file_backend *f, struct sb_request *req, int res);
+static void file_finish(struct file_backend *f, struct sb_request *req, int err);
+
+/* Runs the inline queue (see the top of this file).  What would block goes
+ * to io_uring instead. */
 static void file_run_inline(struct file_backend *f)
 {
 	struct file_ctx *c;
@@ -698,6 +694,7 @@ static const char *file_io_path(const struct file_backend *f)
 static int file_probe(struct file_backend *f, const char *path, struct sb_error **errp)
 {
 	struct statx stx;
+	struct statfs sfs;
 	struct stat st;
 	uint32_t align = 1;
 	int lbs;
@@ -716,16 +713,17 @@ static int file_probe(struct file_backend *f, const char *path, struct sb_error 
 	} else {
 		return sb_error_set(errp, "%s: not a regular file or a block device", path);
 	}
-	if (!f->direct) {
-		/* For a block device fstatfs() describes the file system of its
-		 * device node, devtmpfs, which says TMPFS_MAGIC: only a regular
-		 * file can be in memory. */
-		struct statfs sfs;
-		f->memfs = !f->blockdev && fstatfs(f->fd, &sfs) == 0 &&
+	/* For a block device fstatfs() describes the file system of its device
+	 * node, devtmpfs, which says TMPFS_MAGIC: only a regular file can be in
+	 * memory, and only a regular file has holes to find. */
+	if (!f->blockdev && fstatfs(f->fd, &sfs) == 0) {
+		f->memfs = !f->direct &&
 			   (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
-		f->read_nowait = !f->memfs;
+		f->no_seek_data = !seek_data_is_local((unsigned long)sfs.f_type);
+	} else {
+		f->no_seek_data = true;
 	}
-	f->no_seek_data = f->blockdev || !seek_data_is_local(f->fd);
+	f->read_nowait = !f->direct && !f->memfs;
 	if (f->direct) {
 		if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
 		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {

@@ -244,6 +244,14 @@ void sb_disk_submit(struct sb_disk *disk, struct sb_request *req)
 	/* A block status moves no data: only what it asked about, not counted. */
 	disk->stats.bytes[req->op] += req->op == SB_OP_BLOCK_STATUS ? 0 : req->length;
 
+	if (SB_UNLIKELY(req->op == SB_OP_BLOCK_STATUS &&
+			!(disk->backend->caps & SB_CAP_BLOCK_STATUS))) {
+		/* The backend cannot say more, and all data is never wrong:
+		 * answered at once, whatever the storage is doing. */
+		sb_request_all_data(req);
+		sb_disk_finish(disk, req, 0);
+		return;
+	}
 	if (SB_LIKELY(disk->state == SB_DISK_HEALTHY && !disk->nfencing &&
 		      !disk->waiting_count && !sb_replay_blocking(disk))) {
 		sb_disk_issue(disk, req);

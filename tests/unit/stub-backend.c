@@ -55,6 +55,13 @@ static void stub_apply(struct stub_backend *s, struct sb_request *req)
 	case SB_OP_FLUSH:
 		memcpy(s->durable, s->data, s->be.size);
 		break;
+	case SB_OP_BLOCK_STATUS:
+		/* A hole, so that a test tells the stub's answer from the
+		 * core's "all data". */
+		req->extents[0] = (struct sb_extent){ .length = req->length,
+						      .flags = SB_EXTENT_HOLE | SB_EXTENT_ZERO };
+		req->nextents = 1;
+		break;
 	default:
 		break;
 	}
@@ -120,7 +127,8 @@ struct stub_backend *stub_new(struct sb_loop *loop)
 	s->be.ops = &stub_ops;
 	s->be.name = "stub";
 	s->be.size = 1 << 20;
-	s->be.caps = SB_CAP_FLUSH | SB_CAP_FUA | SB_CAP_IOVEC; /* stub_apply takes iovecs */
+	/* stub_apply takes iovecs and answers block status. */
+	s->be.caps = SB_CAP_FLUSH | SB_CAP_FUA | SB_CAP_IOVEC | SB_CAP_BLOCK_STATUS;
 	s->be.connected = true;
 	s->data = calloc(1, s->be.size);
 	s->durable = calloc(1, s->be.size);

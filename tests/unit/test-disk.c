@@ -85,6 +85,53 @@ static void test_ignore_block_status_is_all_data(void **state)
 	assert_int_equal(f->nev, 0); /* nothing held */
 }
 
+/* A backend that cannot tell holes from data is never asked: the core
+ * answers all data at once, even while the storage is down and everything
+ * else is held. */
+static void test_block_status_without_cap_is_all_data(void **state)
+{
+	struct fx *f = *state;
+	struct sb_extent x[2] = { { 7, SB_EXTENT_HOLE } };
+
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->be.caps &= ~SB_CAP_BLOCK_STATUS;
+	f->stub->fail_err = -EIO;
+	submit(f, 1, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	unsigned before = f->stub->submitted;
+	f->req[0]->extents = x;
+	f->req[0]->max_extents = 2;
+	submit(f, 0, SB_OP_BLOCK_STATUS, 0, 4096, NULL);
+	assert_int_equal(f->ndone[0], 1); /* before sb_disk_submit returned */
+	assert_int_equal(f->err[0], 0);
+	assert_int_equal(f->req[0]->nextents, 1);
+	assert_int_equal(x[0].length, 4096);
+	assert_int_equal(x[0].flags, 0);
+	assert_int_equal(f->stub->submitted, before);
+	assert_int_equal(f->ndone[1], 0); /* the write is still held */
+	f->stub->fail_err = 0;
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], 0);
+}
+
+/* With the capability the backend answers (the stub says hole). */
+static void test_block_status_from_backend(void **state)
+{
+	struct fx *f = *state;
+	struct sb_extent x[2];
+
+	open_disk(f);
+	f->req[0]->extents = x;
+	f->req[0]->max_extents = 2;
+	submit(f, 0, SB_OP_BLOCK_STATUS, 0, 4096, NULL);
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+	assert_int_equal(f->req[0]->nextents, 1);
+	assert_int_equal(x[0].flags, SB_EXTENT_HOLE | SB_EXTENT_ZERO);
+}
+
 static void test_sync_submit_failure(void **state)
 {
 	struct fx *f = *state;
@@ -668,6 +715,8 @@ int main(void)
 		T(test_ignore_zeroes_scattered_read),
 		T(test_ignore_block_status_is_all_data),
 		T(test_block_status_is_never_the_probe),
+		T(test_block_status_without_cap_is_all_data),
+		T(test_block_status_from_backend),
 		T(test_sync_submit_failure),
 		T(test_retry_hold_and_recover),
 		T(test_non_retryable_reported_at_once),

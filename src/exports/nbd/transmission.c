@@ -361,12 +361,6 @@ static void tx_start(struct nbd_conn *c, struct nbd_slot *s)
 		tx_reply(c, s, s->error);
 		return;
 	}
-	if (s->cmd == NBD_CMD_BLOCK_STATUS &&
-	    !(sb_disk_backend(c->exp->disk)->caps & SB_CAP_BLOCK_STATUS)) {
-		sb_request_all_data(&s->req); /* the backend cannot say more */
-		tx_reply(c, s, 0);
-		return;
-	}
 	c->inflight++;
 	sb_disk_submit(c->exp->disk, &s->req);
 }
