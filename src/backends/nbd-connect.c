@@ -174,12 +174,13 @@ static void caps_format(uint32_t caps, char *buf, size_t len)
 {
 	static const char *const names[] = {
 		"flush", "fua", "trim", "zero", "fast-zero", "multi-conn", "read-only",
+		[8] = "block-status", /* SB_CAP_BLOCK_STATUS */
 	};
 	size_t n = 0;
 
 	buf[0] = '\0';
 	for (unsigned i = 0; i < SB_ARRAY_SIZE(names) && n < len; i++)
-		if (caps & (1u << i))
+		if ((caps & (1u << i)) && names[i])
 			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "", names[i]);
 }
 
@@ -207,6 +208,12 @@ static int export_facts(struct nbdbe *nb, uint64_t *size, uint32_t *caps, uint32
 		if (r)
 			*caps |= flags[i].cap;
 	}
+	int r = nbd_can_meta_context(nb->h, LIBNBD_CONTEXT_BASE_ALLOCATION);
+	if (r < 0)
+		return -1;
+	nb->block_status = r;
+	if (r)
+		*caps |= SB_CAP_BLOCK_STATUS;
 	for (unsigned i = 0; i < 3; i++) {
 		int64_t v = nbd_get_block_size(nb->h, which[i]);
 		if (v < 0)
@@ -310,11 +317,11 @@ static void handshake_start(struct nbdbe *nb)
 	int e;
 
 	nb->h = nbd_create();
-	/* Simple replies: a read is one header and its data, where a structured
-	 * reply costs libnbd more reads per request; steadyblk uses none of
-	 * what structured replies add (block status, sparse reads). */
+	/* Structured replies (libnbd's default) and base:allocation: the
+	 * server's own block status, so that a copy from steadyblk skips the
+	 * holes of the remote image too. */
 	if (!nb->h || nbd_set_export_name(nb->h, nb->target.export_name) < 0 ||
-	    nbd_set_request_structured_replies(nb->h, false) < 0) {
+	    nbd_add_meta_context(nb->h, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) {
 		e = nbd_get_errno();
 		set_msg(nb, "%s", nbd_get_error());
 		if (nb->h)

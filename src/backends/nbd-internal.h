@@ -106,6 +106,7 @@ struct nbdbe {
 	uint64_t timeout_ns;          /* --backend-timeout, 0 = none */
 	enum sb_timeout_action timeout_action; /* past it: wait, or abandon the connection */
 	uint32_t caps_first;          /* capabilities of the first connection */
+	bool block_status;            /* this connection's server offers base:allocation */
 	bool running;                 /* open() is done: failures schedule reconnects */
 
 	/* The connection. */

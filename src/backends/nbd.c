@@ -56,13 +56,48 @@ static int nbdbe_req_done(void *opaque, int *error)
 	TAILQ_REMOVE(&nb->inflight, r, link);
 	r->state = NBDBE_REQ_DONE;
 	r->err = -*error;
-	if (*error == 0)
+	if (*error == 0) {
+		struct sb_request *req = ctx_request(r);
 		nb->backoff_ns = 0; /* the connection works: a loss reconnects at once */
+		if (SB_UNLIKELY(req->op == SB_OP_BLOCK_STATUS && !req->nextents))
+			sb_request_all_data(req); /* the server said nothing we use */
+	}
 	else if (*error == ESHUTDOWN)
 		nb->going_away = true; /* handled once libnbd returns */
 	TAILQ_INSERT_TAIL(&nb->done, r, link);
 	sb_loop_defer(nb->loop, &nb->deliver);
 	return 1; /* retire the command: we never call nbd_aio_command_completed */
+}
+
+/* libnbd's extent callback for a block status (same rules as above): the
+ * server's base:allocation descriptors into the request's extents, clipped
+ * to the range asked for; empty ones and flags we do not know are dropped,
+ * as is any other context. */
+static int nbdbe_extents(void *opaque, const char *context, uint64_t offset,
+			 uint32_t *entries, size_t nentries, int *error)
+{
+	struct nbdbe_req *r = opaque;
+	struct sb_request *req = ctx_request(r);
+	uint64_t covered = 0;
+
+	(void)offset;
+	(void)error;
+	if (r->state != NBDBE_REQ_INFLIGHT || strcmp(context, LIBNBD_CONTEXT_BASE_ALLOCATION))
+		return 0;
+	req->nextents = 0;
+	for (size_t i = 0; i + 1 < nentries && req->nextents < req->max_extents &&
+			   covered < req->length; i += 2) {
+		uint32_t len = (uint32_t)SB_MIN((uint64_t)entries[i], req->length - covered);
+
+		if (!len)
+			continue;
+		req->extents[req->nextents++] = (struct sb_extent){
+			.length = len,
+			.flags = entries[i + 1] & (LIBNBD_STATE_HOLE | LIBNBD_STATE_ZERO),
+		};
+		covered += len;
+	}
+	return 0;
 }
 
 /* A slow request (nbdbe_slow) got its answer: say so, at most once per
@@ -250,9 +285,19 @@ static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
 		return -ENOTCONN;
 	/* The callback may run before the nbd_aio_* call returns: be ready. */
 	r->nb = nb;
-	r->state = NBDBE_REQ_INFLIGHT;
 	r->deadline_ns = nb->timeout_ns ? sb_now_ns() + nb->timeout_ns : 0;
 	r->slow = false;
+	if (SB_UNLIKELY(req->op == SB_OP_BLOCK_STATUS && !nb->block_status)) {
+		/* This connection's server cannot say (the first one could):
+		 * all data, which is never wrong, delivered like an answer. */
+		sb_request_all_data(req);
+		r->state = NBDBE_REQ_DONE;
+		r->err = 0;
+		TAILQ_INSERT_TAIL(&nb->done, r, link);
+		sb_loop_defer(nb->loop, &nb->deliver);
+		return 0;
+	}
+	r->state = NBDBE_REQ_INFLIGHT;
 	TAILQ_INSERT_TAIL(&nb->inflight, r, link);
 
 	switch (req->op) {
@@ -274,6 +319,13 @@ static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
 		if (req->flags & SB_REQ_FAST_ZERO)
 			zflags |= LIBNBD_CMD_FLAG_FAST_ZERO;
 		cookie = nbd_aio_zero(nb->h, req->length, req->offset, cb, zflags);
+		break;
+	case SB_OP_BLOCK_STATUS:
+		req->nextents = 0;
+		cookie = nbd_aio_block_status(nb->h, req->length, req->offset,
+					      (nbd_extent_callback){ .callback = nbdbe_extents,
+								     .user_data = r },
+					      cb, req->max_extents == 1 ? LIBNBD_CMD_FLAG_REQ_ONE : 0);
 		break;
 	default:
 		cookie = -1;

@@ -7,8 +7,9 @@
 # over NBD agree with qemu-img map of the file itself; REQ_ONE gets one
 # descriptor; a write over a hole is data at once.  During an outage a
 # block status query is held like a read and answered once the storage is
-# back, after the writes held before it; its client vanishing drops it.  A
-# backend that cannot say (NBD) answers "all data".
+# back, after the writes held before it; its client vanishing drops it.  An
+# NBD backend passes its server's answer on (nbdkit, qemu-nbd, across a
+# restart of the server); one whose server cannot say answers "all data".
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/functions.sh"
 . "$here/nbd-export.sh"
@@ -185,10 +186,58 @@ PY
 sb_log_has "disconnected, 1 held requests dropped" || fail "the vanished client's block status was not dropped"
 stop_steadyblk sb
 
-# A backend that cannot say: all data.
+# An NBD backend passes its server's block status on: the map through
+# steadyblk is the file's (as the writes above left it), from nbdkit and
+# from qemu-nbd alike.
+want=$(qemu-img map --output=json -f raw "$img")
 start_nbdkit be "$T/be.sock" file "$img"
-start_steadyblk sb2 --export "$(sb_uri "$T/s2.sock")" "nbd+unix:///?socket=$T/be.sock"
+start_steadyblk sb2 --rerror retry --retry-interval 100ms --export "$(sb_uri "$T/s2.sock")" \
+    "nbd+unix:///?socket=$T/be.sock"
+got=$(timeout 30 qemu-img map --output=json -f raw "$(sb_uri "$T/s2.sock")") ||
+    fail "qemu-img map through an NBD backend failed"
+[[ $got == "$want" ]] || fail "qemu-img map through nbdkit differs from the file's: $got"
 map=$(timeout 30 nbdinfo --map "$(sb_uri "$T/s2.sock")") || fail "nbdinfo --map (NBD backend) failed"
-[[ $(wc -l <<<"$map") == 1 && $map == *"67108864    0  data"* ]] || fail "NBD backend map: $map"
-info "ok: an NBD backend: all data"
+[[ $(grep -c 'hole,zero' <<<"$map") == 5 && $(grep -c ' data$' <<<"$map") == 4 ]] ||
+    fail "nbdinfo --map through nbdkit: $map"
+info "ok: through an NBD backend (nbdkit), the map is the file's"
+
+# The backend's server restarts while a block status is asked: held, then
+# answered by the new connection.
+kill_server be KILL
+nbd_py "$(sb_uri "$T/s2.sock")" <<'PY' &
+import sys, time
+import nbd
+h = nbd.NBD()
+h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+h.connect_uri(sys.argv[1])
+got = []
+def cb(ctx, offset, entries, err):
+    got.extend(zip(entries[0::2], entries[1::2]))
+    return 0
+t0 = time.monotonic()
+h.block_status(8 << 20, 8 << 20, cb)
+assert time.monotonic() - t0 > 0.5, "answered while the server was down"
+assert got == [(2 << 20, 3), (2 << 20, 0), (4 << 20, 3)], got
+print("ok: held while the backend's server was down, then its answer")
+PY
+client=$!
+sleep 1
+start_nbdkit be "$T/be.sock" file "$img"
+wait "$client" || fail "block status across the backend's restart"
+stop_steadyblk sb2
+
+start_qemu_nbd qn "$T/qn.sock" "$img" -f raw
+start_steadyblk sb3 --export "$(sb_uri "$T/s3.sock")" "nbd+unix:///?socket=$T/qn.sock"
+got=$(timeout 30 qemu-img map --output=json -f raw "$(sb_uri "$T/s3.sock")") ||
+    fail "qemu-img map through qemu-nbd failed"
+[[ $got == "$want" ]] || fail "qemu-img map through qemu-nbd differs from the file's: $got"
+info "ok: through an NBD backend (qemu-nbd), the map is the file's"
+stop_steadyblk sb3
+
+# A server without structured replies cannot say: all data.
+start_nbdkit old "$T/old.sock" --no-sr file "$img"
+start_steadyblk sb4 --export "$(sb_uri "$T/s4.sock")" "nbd+unix:///?socket=$T/old.sock"
+map=$(timeout 30 nbdinfo --map "$(sb_uri "$T/s4.sock")") || fail "nbdinfo --map (no-sr backend) failed"
+[[ $(wc -l <<<"$map") == 1 && $map == *"67108864    0  data"* ]] || fail "no-sr backend map: $map"
+info "ok: an NBD backend whose server has no block status: all data"
 echo "PASS"
