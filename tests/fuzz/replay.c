@@ -16,6 +16,18 @@
 
 static unsigned ran, failed;
 
+/* "corpus/FILE" of a path: short TAP lines, the same from any build. */
+static const char *short_name(const char *path)
+{
+	const char *end = strrchr(path, '/'), *p = end;
+
+	if (!end)
+		return path;
+	while (p > path && p[-1] != '/')
+		p--;
+	return p;
+}
+
 static void replay_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -23,7 +35,7 @@ static void replay_file(const char *path)
 	size_t len = 0, cap = 0, n;
 
 	if (!f) {
-		printf("not ok %u - %s: %s\n", ++ran, path, strerror(errno));
+		printf("not ok %u - %s: %s\n", ++ran, short_name(path), strerror(errno));
 		failed++;
 		return;
 	}
@@ -43,7 +55,7 @@ static void replay_file(const char *path)
 	fflush(stderr);
 	LLVMFuzzerTestOneInput(data, len);
 	free(data);
-	printf("ok %u - %s\n", ++ran, path);
+	printf("ok %u - %s\n", ++ran, short_name(path));
 	fflush(stdout);
 }
 
