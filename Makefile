@@ -4,9 +4,14 @@
 #   make check  install what is missing, build (plain and ASan+UBSan), run every test
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+# make check runs the libFuzzer harnesses briefly when clang is there
+# (FUZZ_CHECK=0 leaves them out; the corpora are replayed either way).
+FUZZ_CHECK ?= $(if $(shell command -v clang 2>/dev/null),1,0)
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build build-asan run check check-quick soak bench bench-vhost-user clean
+.PHONY: all deps build build-asan build-fuzz fuzz run check check-quick soak bench bench-vhost-user clean
 
 all: build
 
@@ -20,19 +25,33 @@ $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) $(MESON_OPTS) -Dbuildtype=debug \
 		-Db_sanitize=address,undefined -Db_lundef=false
 
+$(FUZZ_BUILD)/build.ninja: | deps
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dbuildtype=debugoptimized \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+build-fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
 run: build
 	tools/run-demo.sh $(BUILD)/src/daemon/steadyblk
 
-# Every test: unit (cmocka), integration (real clients), under both builds,
-# and the unit tests under valgrind.
-check: build build-asan
-	tests/run.sh --build $(BUILD) --asan $(ASAN_BUILD)
+# Every test: unit (cmocka), integration (real clients), the fuzz corpora
+# replayed, under both builds, the unit tests under valgrind, and each
+# libFuzzer harness briefly (with clang).
+check: build build-asan $(if $(filter 1,$(FUZZ_CHECK)),build-fuzz)
+	tests/run.sh --build $(BUILD) --asan $(ASAN_BUILD) \
+		$(if $(filter 1,$(FUZZ_CHECK)),--fuzz $(FUZZ_BUILD))
+
+# Each fuzz harness for FUZZ_SECONDS (60) on a scratch copy of its corpus
+# (tests/fuzz/README.md); the crashes' directory is printed at the end.
+fuzz: build-fuzz
+	tests/fuzz/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The plain build only: for a quick look while developing.
 check-quick: build
@@ -51,4 +70,4 @@ bench-vhost-user: build
 	bench/vhost-user.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -2,29 +2,34 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Runs every test and ends with one line "N passed, N failed, N skipped".
 #
-#   tests/run.sh --build DIR [--asan DIR] [--only PATTERN]
+#   tests/run.sh --build DIR [--asan DIR] [--fuzz DIR] [--only PATTERN]
 #
 # Counted per test case: each cmocka case (TAP "ok"/"not ok"), each
-# integration script (exit 0 pass, 77 skip, else fail).  With --asan, the unit
-# tests and the integration scripts run again against the sanitizer build, and
-# the unit tests run under valgrind too.  Set SB_TEST_VM=0 to leave out the
+# integration script (exit 0 pass, 77 skip, else fail), each corpus file a
+# fuzz harness replays (tests/fuzz).  With --asan, the unit tests, the fuzz
+# corpora and the integration scripts run again against the sanitizer build,
+# and the unit tests run under valgrind too.  With --fuzz (a -Dfuzz=true
+# clang build), each libFuzzer harness runs SB_FUZZ_RUNS (2000) inputs from
+# its corpus: one result per harness.  Set SB_TEST_VM=0 to leave out the
 # guest suite (tests/vm).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build="" asan="" only=""
+build="" asan="" fuzz="" only=""
 while (($#)); do
     case $1 in
     --build) build=$2; shift 2 ;;
     --asan) asan=$2; shift 2 ;;
+    --fuzz) fuzz=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    *) echo "usage: $0 --build DIR [--asan DIR] [--only PATTERN]" >&2; exit 2 ;;
+    *) echo "usage: $0 --build DIR [--asan DIR] [--fuzz DIR] [--only PATTERN]" >&2; exit 2 ;;
     esac
 done
 [[ -n $build ]] || { echo "$0: --build DIR is required" >&2; exit 2; }
 # Absolute paths: the tests run in their own temporary folders.
 build=$(cd "$build" && pwd)
 [[ -z $asan ]] || asan=$(cd "$asan" && pwd)
+[[ -z $fuzz ]] || fuzz=$(cd "$fuzz" && pwd)
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -77,16 +82,44 @@ run_script() {
     esac
 }
 
+# run_fuzz LABEL BINARY: a libFuzzer harness, briefly, on a scratch copy of
+# its corpus; what it finds is kept (the path is printed).
+run_fuzz() {
+    local label=$1 bin=$2 name h rc=0
+    name=$(basename "$bin")
+    h=${name#fuzz-}
+    want "$label/$name" || return 0
+    local log=$logdir/$label-$name.log work=$logdir/$label-$name
+    mkdir -p "$work/corpus" "$work/crashes"
+    cp "$top/tests/fuzz/corpus/$h/"* "$work/corpus/"
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 timeout 600 "$bin" \
+        -runs="${SB_FUZZ_RUNS:-2000}" -timeout=10 -max_len=65536 \
+        -artifact_prefix="$work/crashes/" "$work/corpus" >"$log" 2>&1 || rc=$?
+    if ((rc == 0)); then
+        record pass "$label/$name"
+        return
+    fi
+    record fail "$label/$name (exit $rc)"
+    grep -E 'ERROR|SUMMARY|fuzz harness:|#[0-9]+ 0x' "$log" | head -30 | sed 's/^/    /'
+    local keep
+    keep=$(mktemp -d "${TMPDIR:-/tmp}/sbcheck-fuzz-$h.XXXXXX")
+    cp -r "$work/crashes" "$log" "$keep/"
+    echo "    reproducers and log kept in $keep"
+}
+
 units() { find "$1/tests/unit" -maxdepth 1 -type f -name 'test-*' -perm -u+x | sort; }
+fuzzers() { [[ -d $1/tests/fuzz ]] && find "$1/tests/fuzz" -maxdepth 1 -type f -name 'fuzz-*' -perm -u+x | sort; }
 scripts() { find "$top/tests/integration" -maxdepth 1 -name 'test-*.sh' | sort; }
 
 for t in $(units "$build"); do run_unit unit "$t"; done
+for t in $(fuzzers "$build"); do run_unit fuzz "$t"; done
 for s in $(scripts); do run_script integration "$s" "$build/src/daemon/steadyblk"; done
 
 if [[ -n $asan ]]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
     for t in $(units "$asan"); do run_unit asan "$t"; done
+    for t in $(fuzzers "$asan"); do run_unit asan "$t"; done
     for s in $(scripts); do run_script asan "$s" "$asan/src/daemon/steadyblk"; done
     unset ASAN_OPTIONS UBSAN_OPTIONS
     if command -v valgrind >/dev/null; then
@@ -95,6 +128,10 @@ if [[ -n $asan ]]; then
                 --errors-for-leak-kinds=definite
         done
     fi
+fi
+
+if [[ -n $fuzz ]]; then
+    for t in $(fuzzers "$fuzz"); do run_fuzz libfuzzer "$t"; done
 fi
 
 if [[ ${SB_TEST_VM:-1} != 0 && -x $top/tests/vm/run-all.sh ]] && want vm/; then
