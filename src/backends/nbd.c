@@ -40,6 +40,16 @@ static struct sb_request *ctx_request(struct nbdbe_req *r)
 	return SB_CONTAINER_OF((unsigned char *)r, struct sb_request, backend_ctx);
 }
 
+/* @r is settled with @err (0 or -errno): onto `done`, handed to the core
+ * from the deferred call. */
+static void nbdbe_settle(struct nbdbe *nb, struct nbdbe_req *r, int err)
+{
+	r->state = NBDBE_REQ_DONE;
+	r->err = err;
+	TAILQ_INSERT_TAIL(&nb->done, r, link);
+	sb_loop_defer(nb->loop, &nb->deliver);
+}
+
 /* libnbd's completion callback.  It runs inside a libnbd call, with the
  * handle locked (sometimes inside the nbd_aio_* call that submitted it):
  * bookkeeping only, no nbd_* call and no call into the core, which could
@@ -54,18 +64,15 @@ static int nbdbe_req_done(void *opaque, int *error)
 	if (r->state != NBDBE_REQ_INFLIGHT)
 		return 1;
 	TAILQ_REMOVE(&nb->inflight, r, link);
-	r->state = NBDBE_REQ_DONE;
-	r->err = -*error;
 	if (*error == 0) {
 		struct sb_request *req = ctx_request(r);
 		nb->backoff_ns = 0; /* the connection works: a loss reconnects at once */
 		if (SB_UNLIKELY(req->op == SB_OP_BLOCK_STATUS && !req->nextents))
 			sb_request_all_data(req); /* the server said nothing we use */
-	}
-	else if (*error == ESHUTDOWN)
+	} else if (*error == ESHUTDOWN) {
 		nb->going_away = true; /* handled once libnbd returns */
-	TAILQ_INSERT_TAIL(&nb->done, r, link);
-	sb_loop_defer(nb->loop, &nb->deliver);
+	}
+	nbdbe_settle(nb, r, -*error);
 	return 1; /* retire the command: we never call nbd_aio_command_completed */
 }
 
@@ -147,13 +154,9 @@ static void nbdbe_lost(struct nbdbe *nb, int err, const char *why)
 	 * buffer that the core re-issues. */
 	while ((r = TAILQ_FIRST(&nb->inflight))) {
 		TAILQ_REMOVE(&nb->inflight, r, link);
-		r->state = NBDBE_REQ_DONE;
-		r->err = err;
-		TAILQ_INSERT_TAIL(&nb->done, r, link);
+		nbdbe_settle(nb, r, err);
 		failed++;
 	}
-	if (!TAILQ_EMPTY(&nb->done))
-		sb_loop_defer(nb->loop, &nb->deliver);
 	/* A write we give up on may still sit in our send queue: reset the
 	 * connection rather than let it reach the server after its retry. */
 	sb_nbdbe_teardown(nb, failed > 0 || err == -ETIMEDOUT);
@@ -291,10 +294,7 @@ static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
 		/* This connection's server cannot say (the first one could):
 		 * all data, which is never wrong, delivered like an answer. */
 		sb_request_all_data(req);
-		r->state = NBDBE_REQ_DONE;
-		r->err = 0;
-		TAILQ_INSERT_TAIL(&nb->done, r, link);
-		sb_loop_defer(nb->loop, &nb->deliver);
+		nbdbe_settle(nb, r, 0);
 		return 0;
 	}
 	r->state = NBDBE_REQ_INFLIGHT;

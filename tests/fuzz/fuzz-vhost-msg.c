@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/compiler.h"
+#include "base/fdpass.h"
 #include "exports/vhost-user/msg.h"
 #include "fuzz.h"
 
@@ -29,32 +30,15 @@ static int devnull = -1;
  * 0 if the socket is full, -1 if the peer is gone. */
 static ssize_t send_write(int sock, const uint8_t *buf, size_t len, unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(16 * sizeof(int))];
-		struct cmsghdr align;
-	} control;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[SB_FDPASS_MAX];
 	ssize_t n;
 
-	if (nfds) {
-		int fds[16];
-		struct cmsghdr *c;
-
-		for (unsigned i = 0; i < nfds; i++)
-			fds[i] = devnull;
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = control.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	for (unsigned i = 0; i < nfds; i++)
+		fds[i] = devnull;
+	n = sb_send_fds(sock, &iov, 1, fds, nfds, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		return n == -EAGAIN ? 0 : -1;
 	return n;
 }
 

@@ -98,16 +98,12 @@ info "ok: nbdinfo --map: 3 holes, 2 runs of data"
 nbd_py "$uri" <<'PY'
 import sys
 import nbd
-h = nbd.NBD()
-h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
-h.connect_uri(sys.argv[1])
+from nbdmap import client, Extents
+h = client(sys.argv[1])
 assert h.can_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
 def extents(off, n):
-    got = []
-    def cb(ctx, offset, entries, err):
-        got.extend(zip(entries[0::2], entries[1::2]))
-        return 0
-    h.block_status(n, off, cb)
+    got = Extents()
+    h.block_status(n, off, got)
     return got
 assert extents(32 << 20, 1 << 20) == [(1 << 20, 3)]
 h.pwrite(b"\x77" * 65536, 32 << 20)
@@ -120,15 +116,10 @@ PY
 fault_on "$fault" "block-status EIO"
 nbd_py "$uri" "$fault" <<'PY'
 import os, sys, time
-import nbd
-h = nbd.NBD()
-h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
-h.connect_uri(sys.argv[1])
-got = []
-def cb(ctx, offset, entries, err):
-    got.extend(zip(entries[0::2], entries[1::2]))
-    return 0
-cookie = h.aio_block_status(4 << 20, 8 << 20, cb)
+from nbdmap import client, Extents
+h = client(sys.argv[1])
+got = Extents()
+cookie = h.aio_block_status(4 << 20, 8 << 20, got)
 deadline = time.monotonic() + 1.5
 while time.monotonic() < deadline:
     h.poll(50)
@@ -150,27 +141,19 @@ sb_log_has "holding requests" || fail "steadyblk held nothing"
 fault_on "$fault" "all EIO"
 nbd_py "$uri" "$fault" <<'PY'
 import os, sys, time
-import nbd
-def client():
-    h = nbd.NBD()
-    h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
-    h.connect_uri(sys.argv[1])
-    return h
+from nbdmap import client, Extents
 def wait(h, secs):
     deadline = time.monotonic() + secs
     while time.monotonic() < deadline:
         h.poll(50)
-gone = client()
+gone = client(sys.argv[1])
 gone.aio_block_status(40 << 20, 1 << 20, lambda *a: 0)
 wait(gone, 0.3)
 del gone  # nbd_close: the socket goes, the request still held
-h = client()
-got = []
-def cb(ctx, offset, entries, err):
-    got.extend(zip(entries[0::2], entries[1::2]))
-    return 0
+h = client(sys.argv[1])
+got = Extents()
 w = h.aio_pwrite(b"\x42" * 65536, 36 << 20)
-b = h.aio_block_status(1 << 20, 36 << 20, cb)
+b = h.aio_block_status(1 << 20, 36 << 20, got)
 wait(h, 1.0)
 assert not h.aio_command_completed(w) and not h.aio_command_completed(b), "answered in the outage"
 os.unlink(sys.argv[2])
@@ -206,16 +189,11 @@ info "ok: through an NBD backend (nbdkit), the map is the file's"
 kill_server be KILL
 nbd_py "$(sb_uri "$T/s2.sock")" <<'PY' &
 import sys, time
-import nbd
-h = nbd.NBD()
-h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
-h.connect_uri(sys.argv[1])
-got = []
-def cb(ctx, offset, entries, err):
-    got.extend(zip(entries[0::2], entries[1::2]))
-    return 0
+from nbdmap import client, Extents
+h = client(sys.argv[1])
+got = Extents()
 t0 = time.monotonic()
-h.block_status(8 << 20, 8 << 20, cb)
+h.block_status(8 << 20, 8 << 20, got)
 assert time.monotonic() - t0 > 0.5, "answered while the server was down"
 assert got == [(2 << 20, 3), (2 << 20, 0), (4 << 20, 3)], got
 print("ok: held while the backend's server was down, then its answer")

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/fdpass.h"
 #include "exports/vhost-user/msg.h"
 
 struct fx {
@@ -50,24 +51,9 @@ static int teardown(void **state)
 /* Sends @len bytes with @nfds fds attached. */
 static void send_fds(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(16 * sizeof(int))];
-		struct cmsghdr align;
-	} control;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds) {
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = control.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)len);
+	assert_int_equal(sb_send_fds(sock, &iov, 1, fds, nfds, 0), (ssize_t)len);
 }
 
 /* A request message: header then @size bytes of @payload. */

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/fdpass.h"
 #include "exports/vhost-user/msg.h"
 
 /* What each request carries: payload size bounds and fds. */
@@ -214,10 +215,6 @@ void sb_vu_msg_release(struct sb_vu_msg *m)
 int sb_vu_msg_reply(int sock, const struct sb_vu_msg *req, const void *payload, uint32_t size,
 		    int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
 	struct vhost_user_header h = {
 		.request = req->hdr.request,
 		.flags = VHOST_USER_VERSION | VHOST_USER_REPLY,
@@ -227,24 +224,9 @@ int sb_vu_msg_reply(int sock, const struct sb_vu_msg *req, const void *payload, 
 		{ .iov_base = &h, .iov_len = sizeof(h) },
 		{ .iov_base = (void *)payload, .iov_len = size },
 	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-	ssize_t n;
+	ssize_t n = sb_send_fds(sock, iov, size ? 2 : 1, &fd, fd >= 0, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	if (fd >= 0) {
-		struct cmsghdr *c;
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = control.buf;
-		mh.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return errno == EAGAIN ? -EPIPE : -errno;
+		return n == -EAGAIN ? -EPIPE : (int)n;
 	return (size_t)n == sizeof(h) + size ? 0 : -EPIPE;
 }
