@@ -15,6 +15,7 @@ enum {
 	OPT_FAULT_FILE, OPT_SHUTDOWN_TIMEOUT, OPT_BACKEND_TIMEOUT, OPT_METRICS,
 	OPT_MAX_CONNECTIONS,
 	OPT_BACKEND_TIMEOUT_ACTION, OPT_MAX_UNFLUSHED_BYTES,
+	OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_PSK, OPT_TLS_VERIFY_PEER,
 };
 
 static const struct option long_options[] = {
@@ -22,6 +23,10 @@ static const struct option long_options[] = {
 	SB_POLICY_LONG_OPTIONS,
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "tls", required_argument, NULL, OPT_TLS },
+	{ "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
+	{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+	{ "tls-verify-peer", no_argument, NULL, OPT_TLS_VERIFY_PEER },
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
@@ -68,6 +73,13 @@ static void usage(FILE *out)
 "      --max-connections N   clients at once, handshakes included (256); one more\n"
 "                            is accepted and closed at once\n"
 "      --name NAME           the disk's name in events and queries (disk0)\n"
+"\n"
+"TLS for NBD clients (GnuTLS, NBD_OPT_STARTTLS):\n"
+"      --tls MODE            off, on (clients choose) or require (off)\n"
+"      --tls-certificates DIR  X.509: server-cert.pem, server-key.pem, and\n"
+"                            optionally ca-cert.pem and ca-crl.pem\n"
+"      --tls-verify-peer     clients must show a certificate ca-cert.pem signed\n"
+"      --tls-psk FILE        pre-shared keys instead, as psktool writes them\n"
 "\n"
 "Error policy (QEMU's vocabulary):\n"
 "      --rerror ACTION       on a failed read:  report|ignore|stop|enospc|retry (report)\n"
@@ -181,6 +193,25 @@ static int parse_option(int c, const char *arg, struct sb_config *cfg, struct sb
 		else
 			return sb_error_set(errp, "--cache: '%s' must be writeback or none", arg);
 		return 0;
+	case OPT_TLS:
+		if (strcmp(arg, "off") == 0)
+			cfg->tls.mode = SB_NBD_TLS_OFF;
+		else if (strcmp(arg, "on") == 0)
+			cfg->tls.mode = SB_NBD_TLS_ON;
+		else if (strcmp(arg, "require") == 0)
+			cfg->tls.mode = SB_NBD_TLS_REQUIRE;
+		else
+			return sb_error_set(errp, "--tls: '%s' must be off, on or require", arg);
+		return 0;
+	case OPT_TLS_CERTIFICATES:
+		cfg->tls.certificates = arg;
+		return 0;
+	case OPT_TLS_PSK:
+		cfg->tls.psk_file = arg;
+		return 0;
+	case OPT_TLS_VERIFY_PEER:
+		cfg->tls.verify_peer = true;
+		return 0;
 	case OPT_QMP:
 		cfg->qmp_path = arg;
 		return 0;
@@ -240,6 +271,25 @@ static int parse_option(int c, const char *arg, struct sb_config *cfg, struct sb
 	}
 }
 
+static int validate_tls(const struct sb_nbd_tls_config *t, struct sb_error **errp)
+{
+	const char *given = t->certificates ? "--tls-certificates"
+			    : t->psk_file   ? "--tls-psk"
+			    : t->verify_peer ? "--tls-verify-peer" : NULL;
+
+	if (t->mode == SB_NBD_TLS_OFF)
+		return given ? sb_error_set(errp, "%s: TLS is off; add --tls on or --tls require",
+					    given) : 0;
+	if (t->certificates && t->psk_file)
+		return sb_error_set(errp, "--tls-certificates and --tls-psk: give one of them");
+	if (!t->certificates && !t->psk_file)
+		return sb_error_set(errp, "--tls: give --tls-certificates DIR or --tls-psk FILE");
+	if (t->verify_peer && !t->certificates)
+		return sb_error_set(errp, "--tls-verify-peer: checks X.509 client certificates; "
+				    "with --tls-psk the key identifies the client");
+	return 0;
+}
+
 enum sb_cli_result sb_cli_parse(int argc, char **argv, struct sb_config *cfg,
 				struct sb_error **errp)
 {
@@ -291,6 +341,8 @@ enum sb_cli_result sb_cli_parse(int argc, char **argv, struct sb_config *cfg,
 		sb_error_prefix(*errp, "error policy");
 		return SB_CLI_ERROR;
 	}
+	if (validate_tls(&cfg->tls, errp) < 0)
+		return SB_CLI_ERROR;
 	if (cfg->nexports == 0 && !cfg->run_cmd)
 		cfg->exports[cfg->nexports++] = SB_DEFAULT_EXPORT;
 	return SB_CLI_RUN;

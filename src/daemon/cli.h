@@ -9,6 +9,7 @@
 #include "backends/backend.h"
 #include "base/error.h"
 #include "core/policy.h"
+#include "exports/nbd/server.h"
 
 #define SB_MAX_EXPORTS 16
 #define SB_DEFAULT_EXPORT "nbd://127.0.0.1:10809/"
@@ -23,6 +24,7 @@ struct sb_config {
 	struct sb_backend_config backend_cfg;/* --read-only, --cache, --backend-timeout */
 	bool read_only;
 	unsigned max_connections;            /* --max-connections */
+	struct sb_nbd_tls_config tls;        /* --tls ... */
 	const char *qmp_path;
 	const char *metrics_addr;            /* --metrics: HOST:PORT or unix:PATH */
 	const char *pidfile;

@@ -139,6 +139,8 @@ static int open_exports(struct daemon *d, struct sb_error **errp)
 	d->vu = sb_vu_server_new(d->loop);
 	if (!d->nbd || !d->vu)
 		return sb_error_set(errp, "out of memory");
+	if (sb_nbd_server_set_tls(d->nbd, &d->cfg.tls, errp) < 0)
+		return -1;
 	if (d->cfg.nexports == 0) {
 		/* Captive mode without --export: a private unix socket. */
 		strcpy(d->run_dir, "/tmp/steadyblk.XXXXXX");

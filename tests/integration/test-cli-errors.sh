@@ -30,6 +30,12 @@ expect_bad --frobnicate --frobnicate "$T/disk.img"
 expect_bad BACKEND
 expect_bad BACKEND "$T/disk.img" "$T/other.img"
 expect_bad missing --export
+expect_bad --tls --tls maybe "$T/disk.img"
+expect_bad 'TLS is off' --tls-certificates "$T" "$T/disk.img"
+expect_bad 'TLS is off' --tls-psk "$T/keys.psk" "$T/disk.img"
+expect_bad --tls-certificates --tls on "$T/disk.img"
+expect_bad 'one of them' --tls require --tls-certificates "$T" --tls-psk "$T/k" "$T/disk.img"
+expect_bad --tls-verify-peer --tls on --tls-psk "$T/k" --tls-verify-peer "$T/disk.img"
 
 "$STEADYBLK" --help | grep -q -- '--werror' || fail "--help does not explain --werror"
 "$STEADYBLK" --version | grep -Eq '^steadyblk [0-9]+\.[0-9]+' || fail "--version"
@@ -43,6 +49,20 @@ rc=0
 err=$("$STEADYBLK" --foreground --export 'nbd+unix:///?socket=' "$T/disk.img" 2>&1) || rc=$?
 ((rc != 0)) || fail "an export without a socket path was accepted"
 grep -q -- '--export' <<<"$err" || fail "the message does not name --export: $err"
+
+# TLS credentials are loaded at start: a missing one is named, nothing is served.
+for bad in "--tls-certificates $T/no-such-dir|certificate directory '$T/no-such-dir'" \
+           "--tls-certificates $T|server certificate or key '$T/server-cert.pem'" \
+           "--tls-psk $T/no-such.psk|PSK file '$T/no-such.psk'"; do
+    args=${bad%|*} want=${bad#*|}
+    rc=0
+    # shellcheck disable=SC2086
+    err=$("$STEADYBLK" --foreground --tls on $args --export "nbd+unix:///?socket=$T/t.sock" \
+        "$T/disk.img" 2>&1) || rc=$?
+    ((rc == 1)) || fail "$args exited with $rc, not 1 ($err)"
+    grep -qF -- "$want" <<<"$err" || fail "$args: unclear message: $err"
+    [[ ! -e $T/t.sock ]] || fail "$args left its socket behind"
+done
 
 # vhost-user-blk addresses: the problem named, nothing left listening.
 for bad in 'vhost-user-blk://relative.sock|must be absolute' \

@@ -131,7 +131,9 @@ static void conn_update_events(struct nbd_conn *c)
 {
 	uint32_t ev = 0;
 
-	if (!c->rx_paused && !c->draining)
+	if (c->tls_state == NBD_TLS_HANDSHAKE)
+		ev = c->tls_want_write ? EPOLLOUT : EPOLLIN;
+	else if (!c->rx_paused && !c->draining)
 		ev |= EPOLLIN;
 	if (!c->rdhup)
 		ev |= EPOLLRDHUP;
@@ -186,9 +188,17 @@ static bool conn_process(struct nbd_conn *c)
 	return true;
 }
 
+/* recv(2), or through TLS once it is on. */
+static ssize_t conn_recv(struct nbd_conn *c, void *buf, size_t len)
+{
+	return c->tls_state == NBD_TLS_ON ? nbd_tls_recv(c, buf, len) : recv(c->fd, buf, len, 0);
+}
+
 /* Reads what the socket has.  Returns false if @c was closed. */
 static bool conn_read(struct nbd_conn *c)
 {
+	bool tls = c->tls_state == NBD_TLS_ON;
+
 	for (int i = 0; i < READS_PER_EVENT && !c->rx_paused && !c->draining; i++) {
 		size_t asked;
 		ssize_t n;
@@ -200,7 +210,15 @@ static bool conn_read(struct nbd_conn *c)
 			c->rlen -= c->rpos;
 			c->rpos = 0;
 		}
-		if (c->dst_left) {
+		if (c->dst_left && tls) {
+			/* Records decrypt straight into the payload. */
+			asked = c->dst_left;
+			n = nbd_tls_recv(c, c->dst, asked);
+			if (n > 0) {
+				c->dst += n;
+				c->dst_left -= (uint32_t)n;
+			}
+		} else if (c->dst_left) {
 			/* The buffer is empty here (consume drained it into dst). */
 			struct iovec iov[2] = {
 				{ c->dst, c->dst_left },
@@ -216,7 +234,7 @@ static bool conn_read(struct nbd_conn *c)
 			}
 		} else {
 			asked = NBD_RBUF_SIZE - c->rlen;
-			n = recv(c->fd, c->rbuf + c->rlen, asked, 0);
+			n = conn_recv(c, c->rbuf + c->rlen, asked);
 			if (n > 0)
 				c->rlen += (uint32_t)n;
 		}
@@ -235,10 +253,58 @@ static bool conn_read(struct nbd_conn *c)
 		}
 		if (!conn_process(c))
 			return false;
-		if ((size_t)n < asked)
-			break; /* drained: epoll tells us when more comes */
+		/* Drained: epoll tells us when more comes.  A TLS record is
+		 * shorter than what we ask for, so there only EAGAIN says so. */
+		if ((size_t)n < asked && !tls)
+			break;
 	}
+	/* Bytes GnuTLS decrypted and holds are no news to epoll: come back
+	 * for them after the batch. */
+	if (tls && !c->rx_paused && !c->draining && nbd_tls_pending(c))
+		nbd_conn_schedule(c);
 	return true;
+}
+
+/* ---- TLS ---- */
+
+/* Moves the TLS handshake on.  Returns false if @c was closed. */
+static bool conn_tls_step(struct nbd_conn *c)
+{
+	enum nbd_tls_step st = nbd_tls_handshake(c);
+
+	switch (st) {
+	case NBD_TLS_DONE:
+		c->tls_state = NBD_TLS_ON;
+		nbd_hs_tls_on(c);
+		c->rx_paused = false;
+		conn_update_events(c);
+		nbd_conn_schedule(c);  /* options may be decrypted already */
+		return true;
+	case NBD_TLS_WANT_READ:
+	case NBD_TLS_WANT_WRITE:
+		c->tls_want_write = st == NBD_TLS_WANT_WRITE;
+		conn_update_events(c);
+		return true;
+	case NBD_TLS_FAILED:
+	default:
+		nbd_conn_close(c, "TLS handshake failed");
+		return false;
+	}
+}
+
+/* After STARTTLS's ACK: what the client sent beyond the option is the
+ * start of its TLS handshake, handed to the session, never parsed. */
+static bool conn_tls_begin(struct nbd_conn *c)
+{
+	int r = nbd_tls_start(c, c->rbuf + c->rpos, c->rlen - c->rpos);
+
+	c->rpos = c->rlen = 0;
+	if (r < 0) {
+		nbd_conn_close(c, r == -ENOMEM ? "out of memory starting TLS" : "TLS error");
+		return false;
+	}
+	c->tls_state = NBD_TLS_HANDSHAKE;
+	return conn_tls_step(c);
 }
 
 /* ---- output ---- */
@@ -294,7 +360,9 @@ static bool conn_flush(struct nbd_conn *c)
 							   s->data_len - off };
 		}
 		msg.msg_iovlen = n;
-		w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/* TLS: one record at a time, from the first buffer. */
+		w = c->tls_state == NBD_TLS_ON ? nbd_tls_send(c, iov[0].iov_base, iov[0].iov_len)
+					       : sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -308,6 +376,9 @@ static bool conn_flush(struct nbd_conn *c)
 		progress = true;
 	}
 	c->out_blocked = c->hs_off < c->hs_len || !TAILQ_EMPTY(&c->out);
+	/* STARTTLS's ACK is out: the TLS handshake starts. */
+	if (c->tls_state == NBD_TLS_STARTING && !c->out_blocked)
+		return conn_tls_begin(c);
 
 	if (c->draining && !c->out_blocked && c->busy == 0) {
 		nbd_conn_close(c, c->phase == NBD_HANDSHAKE ? "handshake aborted" : "client disconnected");
@@ -324,8 +395,13 @@ static void conn_work(void *opaque)
 {
 	struct nbd_conn *c = opaque;
 
-	if (conn_process(c))
-		conn_flush(c);
+	if (c->tls_state == NBD_TLS_HANDSHAKE)
+		return;  /* only socket events move it on */
+	if (!conn_process(c))
+		return;
+	if (nbd_tls_pending(c) && !c->rx_paused && !c->draining && !conn_read(c))
+		return;
+	conn_flush(c);
 }
 
 /* DISC, then a hang-up (a close over TCP looks just like a half-close):
@@ -348,6 +424,11 @@ static void conn_event(void *opaque, uint32_t events)
 {
 	struct nbd_conn *c = opaque;
 
+	if (c->tls_state == NBD_TLS_HANDSHAKE) {
+		/* A hang-up or reset shows as the handshake's own failure. */
+		conn_tls_step(c);
+		return;
+	}
 	if ((events & EPOLLOUT) && !conn_flush(c))
 		return;
 	if ((events & EPOLLIN) && !conn_read(c))
@@ -385,6 +466,7 @@ void nbd_conn_close(struct nbd_conn *c, const char *why)
 	sb_timer_cancel(c->srv->loop, &c->timer);
 	sb_loop_defer_cancel(c->srv->loop, &c->work);
 	sb_loop_watch_del(c->srv->loop, &c->watch);
+	nbd_tls_close(c);
 	shutdown(c->fd, SHUT_RDWR);
 	close(c->fd);
 	c->fd = -1;
@@ -412,6 +494,7 @@ void nbd_conn_destroy(struct nbd_conn *c)
 	TAILQ_REMOVE(&c->srv->conns, c, link);
 	if (c->phase == NBD_TRANSMISSION)
 		nbd_tx_free(c);
+	nbd_tls_close(c);
 	free(c->hs_out);
 	free(c->rbuf);
 	free(c);

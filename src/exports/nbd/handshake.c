@@ -8,8 +8,14 @@
  *
  * Options we serve: GO, INFO, EXPORT_NAME, LIST, ABORT, STRUCTURED_REPLY
  * (reads are then answered in chunks, transmission.c), LIST_META_CONTEXT
- * and SET_META_CONTEXT (one context, base:allocation, for block status);
- * anything else gets NBD_REP_ERR_UNSUP.  An
+ * and SET_META_CONTEXT (one context, base:allocation, for block status),
+ * STARTTLS (tls.c); anything else gets NBD_REP_ERR_UNSUP.
+ *
+ * TLS: with --tls require, every option but STARTTLS and ABORT is refused
+ * with NBD_REP_ERR_TLS_REQD until TLS is on (EXPORT_NAME, which cannot be
+ * refused, hangs up).  Once TLS is on, what plaintext options chose
+ * (structured replies, the meta context) is forgotten: a man in the middle
+ * could have sent them (nbdkit's CVE-2021-3716).  An
  * option longer than we would ever need is skipped unread with
  * NBD_REP_ERR_TOO_BIG; the whole handshake has a deadline.
  */
@@ -295,9 +301,41 @@ static enum nbd_parse hs_meta_context(struct nbd_conn *c, uint32_t opt, const un
 	return hs_reply(c, opt, NBD_REP_ACK, NULL, 0) < 0 ? NBD_PARSE_DROP : NBD_PARSE_AGAIN;
 }
 
+void nbd_hs_tls_on(struct nbd_conn *c)
+{
+	c->structured = false;
+	c->meta_export = NULL;
+}
+
+static enum nbd_parse hs_starttls(struct nbd_conn *c, uint32_t len)
+{
+	if (!c->srv->tls)
+		return hs_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP,
+				"TLS is not enabled on this server");
+	if (c->tls_state != NBD_TLS_NONE)
+		return hs_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS is on already");
+	if (len)
+		return hs_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+				"STARTTLS takes no data");
+	/* Nothing more is parsed in plaintext; conn.c starts the TLS
+	 * handshake once the ACK is sent. */
+	c->tls_state = NBD_TLS_STARTING;
+	return hs_reply(c, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0) < 0 ? NBD_PARSE_DROP
+									 : NBD_PARSE_PAUSE;
+}
+
 static enum nbd_parse hs_option(struct nbd_conn *c, uint32_t opt, const unsigned char *d,
 				uint32_t len)
 {
+	if (c->tls_state != NBD_TLS_ON && nbd_tls_required(c->srv->tls) &&
+	    opt != NBD_OPT_STARTTLS && opt != NBD_OPT_ABORT) {
+		if (opt == NBD_OPT_EXPORT_NAME) {
+			sb_debug("%s: export chosen without TLS, which is required", c->name);
+			return NBD_PARSE_DROP;
+		}
+		return hs_error(c, opt, NBD_REP_ERR_TLS_REQD,
+				"TLS is required: send NBD_OPT_STARTTLS first");
+	}
 	switch (opt) {
 	case NBD_OPT_EXPORT_NAME:
 		return hs_export_name(c, (const char *)d, len);
@@ -313,7 +351,7 @@ static enum nbd_parse hs_option(struct nbd_conn *c, uint32_t opt, const unsigned
 		return hs_reply(c, opt, NBD_REP_ACK, NULL, 0) < 0 ? NBD_PARSE_DROP
 								  : NBD_PARSE_PAUSE;
 	case NBD_OPT_STARTTLS:
-		return hs_error(c, opt, NBD_REP_ERR_UNSUP, "TLS is not supported");
+		return hs_starttls(c, len);
 	case NBD_OPT_LIST_META_CONTEXT:
 	case NBD_OPT_SET_META_CONTEXT:
 		return hs_meta_context(c, opt, d, len);
@@ -359,7 +397,8 @@ enum nbd_parse nbd_hs_parse(struct nbd_conn *c)
 
 	/* A client that sends options without reading the replies stops
 	 * being read; a polite one waits for each reply anyway. */
-	if (c->draining || c->hs_len - c->hs_off > NBD_HS_OUT_MAX)
+	if (c->draining || c->tls_state == NBD_TLS_STARTING ||
+	    c->hs_len - c->hs_off > NBD_HS_OUT_MAX)
 		return NBD_PARSE_PAUSE;
 	if (!c->got_client_flags)
 		return avail < 4 ? NBD_PARSE_MORE : hs_client_flags(c);

@@ -6,6 +6,7 @@
  *   conn.c          a client connection: socket input, output queue, close
  *   handshake.c     fixed newstyle option haggling
  *   transmission.c  requests: validate, submit to the disk, reply
+ *   tls.c           TLS: credentials, and each connection's GnuTLS session
  *
  * A connection's life:
  *
@@ -70,6 +71,8 @@ struct nbd_uri {
 	char *socket;                     /* NBD_UNIX: socket path, decoded */
 	struct sockaddr_storage addr;     /* NBD_TCP: numeric address and port */
 	socklen_t addrlen;
+	bool tls;                         /* formatted as nbds: the server requires
+					     or offers TLS (never parsed) */
 };
 
 /* Parses "nbd+unix:///NAME?socket=PATH" or "nbd://HOST[:PORT][/NAME]" (HOST
@@ -119,6 +122,10 @@ struct nbd_ratelog {
 	uint64_t last_ns;                 /* when it was written; 0 = never */
 };
 
+/* Counts one event; true if its line is due now (then rl->count says how
+ * many since the last one, and is reset after the line is written). */
+bool nbd_ratelog_due(struct nbd_ratelog *rl);
+
 struct sb_nbd_server {
 	struct sb_loop *loop;
 	bool shut_down;
@@ -137,6 +144,8 @@ struct sb_nbd_server {
 	TAILQ_HEAD(, nbd_conn) handshakes; /* in the order accepted: oldest first */
 	struct nbd_ratelog refused;       /* clients refused: --max-connections */
 	struct nbd_ratelog dropped;       /* handshakes dropped for newcomers */
+	struct nbd_tls *tls;              /* credentials; NULL = TLS off */
+	struct nbd_ratelog tls_failed;    /* TLS handshakes that failed */
 };
 
 /* The export called @name (@len bytes, not NUL-terminated) on @lst, or NULL. */
@@ -144,6 +153,11 @@ struct nbd_export *nbd_export_find(struct nbd_listener *lst, const char *name, s
 
 /* ---- a connection (conn.c) ---- */
 enum nbd_phase { NBD_HANDSHAKE, NBD_TRANSMISSION };
+
+/* TLS on a connection: STARTTLS acknowledged, then the TLS handshake runs
+ * once the ACK is sent; everything after it goes through the session. */
+enum nbd_tls_state { NBD_TLS_NONE, NBD_TLS_STARTING, NBD_TLS_HANDSHAKE, NBD_TLS_ON };
+struct nbd_tls_session;
 
 /* What a parser tells the input loop. */
 enum nbd_parse {
@@ -198,6 +212,9 @@ struct nbd_conn {
 	/* NBD_OPT_SET_META_CONTEXT chose base:allocation for this export
 	 * (NULL: nothing chosen, block status refused). */
 	const struct nbd_export *meta_export;
+	enum nbd_tls_state tls_state;
+	bool tls_want_write;              /* the TLS handshake waits to send */
+	struct nbd_tls_session *tls;      /* from STARTTLS on */
 	bool in_handshake;                /* on srv->handshakes */
 	uint64_t accepted_ns;
 	TAILQ_ENTRY(nbd_conn) hs_link;
@@ -262,6 +279,8 @@ static inline uint16_t nbd_conn_tx_flags(const struct nbd_conn *c, const struct 
 /* Queues the greeting and arms the handshake deadline. */
 int nbd_hs_start(struct nbd_conn *c);
 enum nbd_parse nbd_hs_parse(struct nbd_conn *c);
+/* TLS is on: forgets what the options sent in plaintext negotiated. */
+void nbd_hs_tls_on(struct nbd_conn *c);
 
 /* ---- transmission (transmission.c) ---- */
 /* Enters transmission on @exp: allocates the slots, attaches the session.
@@ -274,5 +293,29 @@ void nbd_slot_put(struct nbd_conn *c, struct nbd_slot *s);
 void nbd_tx_drop_idle(struct nbd_conn *c);
 /* Frees the slots and their buffers (the connection is going away). */
 void nbd_tx_free(struct nbd_conn *c);
+
+/* ---- TLS (tls.c) ---- */
+struct nbd_tls;
+
+/* Loads @cfg's credentials into *@out (NULL when TLS is off).  Returns 0,
+ * or -1 with *errp set. */
+int nbd_tls_new(const struct sb_nbd_tls_config *cfg, struct nbd_tls **out,
+		struct sb_error **errp);
+void nbd_tls_free(struct nbd_tls *t);
+bool nbd_tls_required(const struct nbd_tls *t);
+/* Starts @c's session; @pre holds bytes already received after STARTTLS
+ * (the start of the TLS stream).  Returns 0, -ENOMEM or -EPROTO. */
+int nbd_tls_start(struct nbd_conn *c, const void *pre, size_t pre_len);
+enum nbd_tls_step { NBD_TLS_DONE, NBD_TLS_WANT_READ, NBD_TLS_WANT_WRITE, NBD_TLS_FAILED };
+/* Moves the TLS handshake on as far as the socket allows. */
+enum nbd_tls_step nbd_tls_handshake(struct nbd_conn *c);
+/* recv(2) and send(2) through the session: bytes, 0 at end of stream, or
+ * -1 with errno EAGAIN, EINTR or EPROTO (logged). */
+ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len);
+ssize_t nbd_tls_send(struct nbd_conn *c, const void *buf, size_t len);
+/* Decrypted bytes GnuTLS holds that the socket will not signal again. */
+size_t nbd_tls_pending(const struct nbd_conn *c);
+/* Sends close_notify if it can without waiting, and frees the session. */
+void nbd_tls_close(struct nbd_conn *c);
 
 #endif

@@ -53,6 +53,18 @@ struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop, const struct sb_nb
 	return srv;
 }
 
+int sb_nbd_server_set_tls(struct sb_nbd_server *srv, const struct sb_nbd_tls_config *cfg,
+			  struct sb_error **errp)
+{
+	struct nbd_tls *t;
+
+	if (nbd_tls_new(cfg, &t, errp) < 0)
+		return -1;
+	nbd_tls_free(srv->tls);
+	srv->tls = t;
+	return 0;
+}
+
 struct nbd_export *nbd_export_find(struct nbd_listener *lst, const char *name, size_t len)
 {
 	struct nbd_export *e;
@@ -86,9 +98,7 @@ static struct nbd_listener *find_listener(struct sb_nbd_server *srv, const struc
 
 /* ---- accepting clients ---- */
 
-/* Counts one event; true if its line is due now (then rl->count says how
- * many since the last one, and is reset after the line is written). */
-static bool ratelog_due(struct nbd_ratelog *rl)
+bool nbd_ratelog_due(struct nbd_ratelog *rl)
 {
 	uint64_t now = sb_now_ns();
 
@@ -102,7 +112,7 @@ static bool ratelog_due(struct nbd_ratelog *rl)
 static void server_drop_handshake(struct sb_nbd_server *srv, struct nbd_conn *c,
 				  const char *why)
 {
-	if (ratelog_due(&srv->dropped)) {
+	if (nbd_ratelog_due(&srv->dropped)) {
 		sb_warn("%s dropped: %s; %" PRIu64 " handshakes dropped since the last such "
 			"message", c->name, why, srv->dropped.count);
 		srv->dropped.count = 0;
@@ -133,7 +143,7 @@ static bool server_admit(struct sb_nbd_server *srv)
 static void server_refuse(struct sb_nbd_server *srv, struct nbd_listener *l, int fd)
 {
 	close(fd);
-	if (!ratelog_due(&srv->refused))
+	if (!nbd_ratelog_due(&srv->refused))
 		return;
 	sb_warn("nbd server: client on %s refused: %u connections already "
 		"(--max-connections); %" PRIu64 " refused since the last such message",
@@ -398,18 +408,25 @@ fail:
 	return -1;
 }
 
+/* The URI clients use for @e: nbds when TLS is on. */
+static bool export_uri(const struct sb_nbd_server *srv, const struct nbd_export *e, char *buf,
+		       size_t len)
+{
+	struct nbd_uri u = e->listener->addr;
+
+	u.name = e->name;
+	u.tls = srv->tls != NULL;
+	return nbd_uri_format(&u, buf, len);
+}
+
 bool sb_nbd_server_export_uri(const struct sb_nbd_server *srv, unsigned i,
 			      char *buf, size_t len)
 {
 	struct nbd_export *e;
 
-	TAILQ_FOREACH(e, &srv->exports, srv_link) {
-		if (i-- == 0) {
-			struct nbd_uri u = e->listener->addr;
-			u.name = e->name;
-			return nbd_uri_format(&u, buf, len);
-		}
-	}
+	TAILQ_FOREACH(e, &srv->exports, srv_link)
+		if (i-- == 0)
+			return export_uri(srv, e, buf, len);
 	return false;
 }
 
@@ -449,11 +466,9 @@ void sb_nbd_server_foreach_export(const struct sb_nbd_server *srv,
 	unsigned i = 0;
 
 	TAILQ_FOREACH(e, &srv->exports, srv_link) {
-		struct nbd_uri u = e->listener->addr;
 		char uri[512];
 
-		u.name = e->name;
-		if (!nbd_uri_format(&u, uri, sizeof(uri)))
+		if (!export_uri(srv, e, uri, sizeof(uri)))
 			uri[0] = '\0';
 		fn(opaque, &(struct sb_nbd_export_view){
 			.index = i++, .name = e->name, .uri = uri, .disk = e->disk,
@@ -512,5 +527,6 @@ void sb_nbd_server_free(struct sb_nbd_server *srv)
 		TAILQ_REMOVE(&srv->listeners, l, link);
 		listener_free(l);
 	}
+	nbd_tls_free(srv->tls);
 	free(srv);
 }

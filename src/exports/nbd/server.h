@@ -37,10 +37,33 @@ struct sb_nbd_limits {
 	unsigned max_connections;
 };
 
+/* TLS (GnuTLS), as nbdkit and qemu-nbd offer it: */
+enum sb_nbd_tls_mode {
+	SB_NBD_TLS_OFF,      /* NBD_OPT_STARTTLS refused */
+	SB_NBD_TLS_ON,       /* clients choose */
+	SB_NBD_TLS_REQUIRE,  /* every option but STARTTLS and ABORT refused before TLS */
+};
+
+struct sb_nbd_tls_config {
+	enum sb_nbd_tls_mode mode;
+	/* One of these two: a directory with server-cert.pem, server-key.pem
+	 * and optionally ca-cert.pem and ca-crl.pem; or a PSK file as psktool
+	 * writes it (one "identity:hex-key" per line). */
+	const char *certificates;
+	const char *psk_file;
+	bool verify_peer;    /* X.509: clients must show a certificate ca-cert.pem signed */
+};
+
 /* Returns a server with nothing to serve yet, on @loop (its disks must live
  * on the same loop), within @lim (NULL = the defaults), or NULL if out of
  * memory. */
 struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop, const struct sb_nbd_limits *lim);
+
+/* Turns TLS on for every client (before the first export is added).
+ * Loads the credentials now, so a missing key or a typo fails at start.
+ * Returns 0, or -1 with *errp set. */
+int sb_nbd_server_set_tls(struct sb_nbd_server *srv, const struct sb_nbd_tls_config *cfg,
+			  struct sb_error **errp);
 
 /* Adds an export of @disk at @uri: "nbd+unix:///NAME?socket=PATH" or
  * "nbd://HOST:PORT/NAME" (an empty NAME is the default export; HOST is a
@@ -55,7 +78,7 @@ int sb_nbd_server_add_export(struct sb_nbd_server *srv, const char *uri,
 			     struct sb_error **errp);
 
 /* Writes the canonical URI of export number @i (in the order added, with
- * the port the kernel chose for port 0) into @buf, for --run's $uri and the
+ * the port the kernel chose for port 0; nbds: when TLS is on) into @buf, for --run's $uri and the
  * start-up message.  Returns false past the last export or if @len is too
  * short. */
 bool sb_nbd_server_export_uri(const struct sb_nbd_server *srv, unsigned i,

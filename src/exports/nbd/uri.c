@@ -297,7 +297,7 @@ bool nbd_uri_format(const struct nbd_uri *u, char *buf, size_t len)
 		return false;
 	buf[0] = '\0';
 	if (u->transport == NBD_UNIX)
-		return append_plain(buf, len, &pos, "nbd+unix:///") &&
+		return append_plain(buf, len, &pos, u->tls ? "nbds+unix:///" : "nbd+unix:///") &&
 		       append_encoded(buf, len, &pos, u->name) &&
 		       append_plain(buf, len, &pos, "?socket=") &&
 		       append_encoded(buf, len, &pos, u->socket);
@@ -305,7 +305,8 @@ bool nbd_uri_format(const struct nbd_uri *u, char *buf, size_t len)
 	char host[INET6_ADDRSTRLEN + 2], port[8];
 	format_host(u, host, sizeof(host));
 	snprintf(port, sizeof(port), ":%u", nbd_uri_port(u));
-	return append_plain(buf, len, &pos, "nbd://") && append_plain(buf, len, &pos, host) &&
+	return append_plain(buf, len, &pos, u->tls ? "nbds://" : "nbd://") &&
+	       append_plain(buf, len, &pos, host) &&
 	       append_plain(buf, len, &pos, port) && append_plain(buf, len, &pos, "/") &&
 	       append_encoded(buf, len, &pos, u->name);
 }
