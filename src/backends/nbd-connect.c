@@ -244,8 +244,11 @@ static int adopt_export(struct nbdbe *nb)
 		nb->be.block_pref = bs[1];
 		/* libnbd sends no larger read or write, whatever the server allows. */
 		nb->be.block_max = bs[2] ? SB_MIN(bs[2], NBDBE_LIBNBD_MAX_REQUEST) : 0;
-		sb_info("backend %s: %" PRIu64 " bytes, block sizes %u/%u/%u, %s", nb->be.name,
-			size, bs[0], bs[1], bs[2], now);
+		sb_info("backend %s: %" PRIu64 " bytes, block sizes %u/%u/%u, %s%s", nb->be.name,
+			size, bs[0], bs[1], bs[2], now,
+			!nbd_get_tls_negotiated(nb->h) ? ""
+			: nb->target.tls_verify_peer ? ", TLS"
+						     : ", TLS (server certificate not verified)");
 		return 0;
 	}
 	if (size != nb->be.size) {
@@ -312,6 +315,24 @@ static void handshake_progress(struct nbdbe *nb, int err)
 					"during the handshake");
 }
 
+/* nbds: TLS required, never fallen back from (a server that refuses
+ * STARTTLS fails the handshake like any other refusal). */
+static int set_tls(struct nbd_handle *h, const struct nbdbe_target *t)
+{
+	if (!t->tls)
+		return 0;
+	if (nbd_set_tls(h, LIBNBD_TLS_REQUIRE) < 0 ||
+	    nbd_set_tls_verify_peer(h, t->tls_verify_peer) < 0)
+		return -1;
+	if (t->tls_psk_file && nbd_set_tls_psk_file(h, t->tls_psk_file) < 0)
+		return -1;
+	if (t->tls_username && nbd_set_tls_username(h, t->tls_username) < 0)
+		return -1;
+	if (t->tls_certificates && nbd_set_tls_certificates(h, t->tls_certificates) < 0)
+		return -1;
+	return 0;
+}
+
 static void handshake_start(struct nbdbe *nb)
 {
 	int e;
@@ -321,7 +342,8 @@ static void handshake_start(struct nbdbe *nb)
 	 * server's own block status, so that a copy from steadyblk skips the
 	 * holes of the remote image too. */
 	if (!nb->h || nbd_set_export_name(nb->h, nb->target.export_name) < 0 ||
-	    nbd_add_meta_context(nb->h, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) {
+	    nbd_add_meta_context(nb->h, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0 ||
+	    set_tls(nb->h, &nb->target) < 0) {
 		e = nbd_get_errno();
 		set_msg(nb, "%s", nbd_get_error());
 		if (nb->h)

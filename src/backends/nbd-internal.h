@@ -54,9 +54,15 @@ struct nbdbe_target {
 	char *port;        /* TCP: "10809" unless given */
 	char *socket;      /* unix: absolute path of the socket */
 	char *export_name; /* "" = the default export */
+	bool tls;          /* nbds: TLS required */
+	char *tls_certificates; /* X.509: libnbd's certificate directory */
+	char *tls_psk_file;     /* or PSK: psktool's key file ... */
+	char *tls_username;     /* ... and the identity (NULL: the login name) */
+	bool tls_verify_peer;   /* false only where the URI says so */
 };
 
-/* Parses "nbd://HOST[:PORT][/NAME]" or "nbd+unix:///[NAME]?socket=PATH"
+/* Parses "nbd://HOST[:PORT][/NAME]" or "nbd+unix:///[NAME]?socket=PATH", or
+ * their nbds forms with TLS keys (nbd-uri.c says which)
  * (percent-escapes decoded; a relative PATH is made absolute, so a later
  * chdir changes nothing).  Returns 0 and fills @t (free with
  * sb_nbdbe_target_clear), or -1 with *errp naming the problem. */

@@ -403,7 +403,7 @@ static const struct sb_backend_ops nbdbe_ops = {
 
 static bool nbdbe_match(const char *spec)
 {
-	/* Every NBD scheme, so that the ones we refuse (TLS, vsock) get a clear
+	/* Every NBD scheme, so that the ones we refuse (vsock) get a clear
 	 * message instead of being taken for a file name. */
 	return !strncmp(spec, "nbd://", 6) || !strncmp(spec, "nbd+", 4) ||
 	       !strncmp(spec, "nbds://", 7) || !strncmp(spec, "nbds+", 5);

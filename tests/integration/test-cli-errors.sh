@@ -37,7 +37,10 @@ expect_bad --tls-certificates --tls on "$T/disk.img"
 expect_bad 'one of them' --tls require --tls-certificates "$T" --tls-psk "$T/k" "$T/disk.img"
 expect_bad --tls-verify-peer --tls on --tls-psk "$T/k" --tls-verify-peer "$T/disk.img"
 
-"$STEADYBLK" --help | grep -q -- '--werror' || fail "--help does not explain --werror"
+help=$("$STEADYBLK" --help) || fail "--help failed"
+for opt in --werror --tls --tls-certificates --tls-psk --tls-verify-peer; do
+    grep -q -- "$opt" <<<"$help" || fail "--help does not explain $opt"
+done
 "$STEADYBLK" --version | grep -Eq '^steadyblk [0-9]+\.[0-9]+' || fail "--version"
 
 # Problems found at start-up are runtime failures: status 1, one clear line.

@@ -27,8 +27,10 @@ start_fails() {
     ((rc == 1)) || fail "$1: exit status $rc, expected 1"
     [[ $out == *"$2"* ]] || fail "$1: expected '$2' in: $out"
 }
-start_fails "nbds://127.0.0.1/x" "no TLS"
-start_fails "nbd+vsock:///x" "only nbd:// and nbd+unix://"
+start_fails "nbds://127.0.0.1/x" "nbds needs tls-psk-file=FILE or tls-certificates=DIR"
+start_fails "nbd://127.0.0.1/x?tls-psk-file=k" "TLS keys need nbds://"
+start_fails "nbds://127.0.0.1/x?tls-psk-file=k&tls-verify-peer=maybe" "bad value"
+start_fails "nbd+vsock:///x" "only nbd://, nbd+unix://, nbds:// and"
 start_fails "nbd+unix:///x" "socket=PATH is missing"
 start_fails "nbd+unix:///x?socket=$T/be.sock&tls=require" "unsupported query parameter 'tls=require'"
 start_fails "nbd+unix://host/x?socket=$T/be.sock" "takes no host"

@@ -21,10 +21,7 @@ BOUND_KB=$(((64 + 48) * 1024))
 # Once the outage ends, the writes that land are also kept in the log of
 # writes since the backend's last flush, which has its own bound (64M by
 # default): off here, so that what is measured is the export's budget.
-log_args=()
-if "$STEADYBLK" --help | grep -q -- --max-unflushed-bytes; then
-    log_args=(--max-unflushed-bytes 0)
-fi
+log_args=(--max-unflushed-bytes 0)
 
 start_sb_faulty $((N * 32))M --werror retry --retry-interval 200ms \
     --retry-max-interval 500ms --max-held-bytes 64M "${log_args[@]}"
