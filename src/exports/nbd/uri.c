@@ -7,8 +7,9 @@
  *
  * The export name is the path without its leading '/'; both the name and
  * the socket path are percent-decoded.  We listen on what the URI names, so
- * anything we would have to guess (host names, TLS, unknown parameters) is
- * an error with a message saying what is wrong.
+ * anything we would have to guess (host names, unknown parameters) is an
+ * error with a message saying what is wrong.  TLS is the server's (--tls):
+ * an nbds URI is refused here, and formatted for clients when TLS is on.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -178,7 +179,9 @@ int nbd_uri_parse(const char *s, struct nbd_uri *u, struct sb_error **errp)
 	else if (slen == 8 && strncmp(s, "nbd+unix", 8) == 0)
 		u->transport = NBD_UNIX;
 	else if (strncmp(s, "nbds", 4) == 0)
-		return sb_error_set(errp, "TLS (%.*s://) is not supported", (int)slen, s);
+		return sb_error_set(errp, "%.*s://: TLS is set for every export with --tls (and "
+				    "--tls-certificates or --tls-psk); write the export as nbd:// "
+				    "or nbd+unix://", (int)slen, s);
 	else
 		return sb_error_set(errp, "unknown scheme '%.*s': use nbd+unix:// or nbd://",
 				    (int)slen, s);
