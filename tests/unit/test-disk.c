@@ -132,6 +132,94 @@ static void test_block_status_from_backend(void **state)
 	assert_int_equal(x[0].flags, SB_EXTENT_HOLE | SB_EXTENT_ZERO);
 }
 
+/* A backend that cannot cache is never asked: the core answers success at
+ * once (a cache is a hint), even while the storage is down and a write is
+ * held, by the path that answers a block status the backend cannot give. */
+static void test_cache_without_cap_answered_at_once(void **state)
+{
+	struct fx *f = *state;
+
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
+	open_disk(f);
+	f->stub->be.caps &= ~SB_CAP_CACHE;
+	f->stub->fail_err = -EIO;
+	submit(f, 1, SB_OP_WRITE, 0, 512, NULL);
+	run_for(f, 5);
+	unsigned before = f->stub->submitted;
+	submit(f, 0, SB_OP_CACHE, 0, 65536, NULL);
+	assert_int_equal(f->ndone[0], 1); /* before sb_disk_submit returned */
+	assert_int_equal(f->err[0], 0);
+	assert_int_equal(f->stub->submitted, before);
+	assert_int_equal(f->ndone[1], 0); /* the write is still held */
+	f->stub->fail_err = 0;
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], 0);
+}
+
+/* With the capability a cache goes to the backend and is read-like: it
+ * follows --rerror (held under retry, reported under report), moves no
+ * bytes in the counters but counts as a request, and behind a held write
+ * it overlaps it waits, and is passed over for the probe. */
+static void test_cache_held_like_a_read(void **state)
+{
+	struct fx *f = *state;
+
+	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
+	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
+	assert_int_equal(f->policy.action[SB_OP_CACHE], SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 20 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 20 * SB_NS_PER_MS;
+	open_disk(f);
+	assert_true(f->stub->be.caps & SB_CAP_CACHE);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_CACHE, 0, 4096, NULL);
+	for (int i = 1; i <= 3; i++)
+		submit(f, i, SB_OP_WRITE, (uint64_t)i * 512, 512, NULL);
+	run_for(f, 5);
+	unsigned first = f->stub->submitted;
+	run_for(f, 120);
+	assert_true(f->stub->submitted > first);
+	for (unsigned i = first; i < f->stub->submitted; i++)
+		assert_int_equal(f->stub->log_op[i], SB_OP_WRITE);
+	assert_int_equal(f->ndone[0], 0);
+	f->stub->fail_err = 0;
+	for (int i = 0; i <= 3; i++)
+		run_until_done(f, i);
+	for (int i = 0; i <= 3; i++)
+		assert_int_equal(f->err[i], 0);
+	const struct sb_disk_stats *st = sb_disk_stats(f->disk);
+	assert_int_equal(st->requests[SB_OP_CACHE], 1);
+	assert_int_equal(st->bytes[SB_OP_CACHE], 0);
+	assert_string_equal(sb_op_name(SB_OP_CACHE), "cache");
+}
+
+/* Alone in an outage a cache is held, probed and answered when the storage
+ * is back; under --rerror report it fails with the backend's error. */
+static void test_cache_alone_held_then_reported(void **state)
+{
+	struct fx *f = *state;
+
+	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 20 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 20 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_CACHE, 0, 4096, NULL);
+	run_for(f, 100);
+	assert_int_equal(f->ndone[0], 0);
+	f->stub->fail_err = 0;
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+
+	sb_policy_set_rerror(&f->policy, SB_ACTION_REPORT);
+	assert_int_equal(sb_disk_set_policy(f->disk, &f->policy, NULL), 0);
+	f->stub->fail_err = -EIO;
+	submit(f, 1, SB_OP_CACHE, 0, 4096, NULL);
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], -EIO);
+}
+
 static void test_sync_submit_failure(void **state)
 {
 	struct fx *f = *state;
@@ -717,6 +805,9 @@ int main(void)
 		T(test_block_status_is_never_the_probe),
 		T(test_block_status_without_cap_is_all_data),
 		T(test_block_status_from_backend),
+		T(test_cache_without_cap_answered_at_once),
+		T(test_cache_held_like_a_read),
+		T(test_cache_alone_held_then_reported),
 		T(test_sync_submit_failure),
 		T(test_retry_hold_and_recover),
 		T(test_non_retryable_reported_at_once),
