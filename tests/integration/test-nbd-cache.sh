@@ -119,20 +119,12 @@ info "ok: caches are counted as requests, with no bytes"
 # An outage: held like a read, answered once the storage is back.
 fault_on "$fault" "cache EIO"
 nbd_py "$uri" "$fault" <<'PY'
-import os, sys, time
+import sys
 import nbd
+from nbdmap import held_then_answered
 h = nbd.NBD()
 h.connect_uri(sys.argv[1])
-cookie = h.aio_cache(1 << 20, 0)
-deadline = time.monotonic() + 1.5
-while time.monotonic() < deadline:
-    h.poll(50)
-assert not h.aio_command_completed(cookie), "answered during the outage"
-os.unlink(sys.argv[2])
-deadline = time.monotonic() + 10
-while not h.aio_command_completed(cookie):
-    assert time.monotonic() < deadline, "not answered after the outage"
-    h.poll(100)
+held_then_answered(h, h.aio_cache(1 << 20, 0), sys.argv[2])
 print("ok: a cache held during the outage, answered after it")
 PY
 sb_log_has "holding requests" || fail "steadyblk held nothing"
