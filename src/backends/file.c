@@ -810,6 +810,17 @@ static int file_setup_ring(struct file_backend *f, const char *path, struct sb_e
 	return 0;
 }
 
+/* Does the kernel's io_uring know @op (IORING_OP_FADVISE came in 5.6)? */
+static bool file_ring_can(struct file_backend *f, int op)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&f->ring);
+	bool can = p && io_uring_opcode_supported(p, op);
+
+	if (p)
+		io_uring_free_probe(p);
+	return can;
+}
+
 static bool file_match(const char *spec)
 {
 	/* "file:PATH" or a plain path; any other URI belongs to another driver. */
@@ -856,7 +867,8 @@ static int file_open(struct sb_loop *loop, const char *spec,
 	f->be.connected = true;
 	/* One fd: a flush covers all. */
 	f->be.caps = SB_CAP_FLUSH | SB_CAP_MULTI_CONN | SB_CAP_IOVEC | SB_CAP_BLOCK_STATUS;
-	if (!f->direct && !f->memfs) /* a page cache to warm (the top of this file) */
+	/* A page cache to warm (the top of this file). */
+	if (!f->direct && !f->memfs && file_ring_can(f, IORING_OP_FADVISE))
 		f->be.caps |= SB_CAP_CACHE;
 	if (f->read_only)
 		f->be.caps |= SB_CAP_READ_ONLY;
