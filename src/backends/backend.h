@@ -42,7 +42,26 @@
 #define SB_CAP_READ_ONLY  (1u << 6)
 #define SB_CAP_IOVEC      (1u << 7) /* takes data as iovecs (sb_request.iov) */
 #define SB_CAP_BLOCK_STATUS (1u << 8) /* answers SB_OP_BLOCK_STATUS; without it the
-				       * frontend answers "all data" itself */
+				       * core answers "all data" itself */
+#define SB_CAP_CACHE      (1u << 9) /* prefetches for SB_OP_CACHE; without it the
+				     * core answers success itself */
+
+/* Can a backend (or one connection of it) with @caps do @op?  Only a block
+ * status and a cache may be missing, and for those the answer of
+ * sb_request_ignored() is never wrong: whoever finds the capability
+ * missing (the core for a backend, a backend for one of its connections)
+ * gives that answer instead of asking. */
+static inline bool sb_caps_allow(uint32_t caps, enum sb_op op)
+{
+	switch (op) {
+	case SB_OP_BLOCK_STATUS:
+		return caps & SB_CAP_BLOCK_STATUS;
+	case SB_OP_CACHE:
+		return caps & SB_CAP_CACHE;
+	default:
+		return true;
+	}
+}
 
 struct sb_backend;
 

@@ -65,7 +65,7 @@ struct sb_fault {
 static const char *const op_names[SB_OP_COUNT + 1] = {
 	[SB_OP_READ] = "read", [SB_OP_WRITE] = "write", [SB_OP_FLUSH] = "flush",
 	[SB_OP_TRIM] = "trim", [SB_OP_ZERO] = "zero",   [SB_OP_BLOCK_STATUS] = "block-status",
-	[SB_OP_COUNT] = "all",
+	[SB_OP_CACHE] = "cache", [SB_OP_COUNT] = "all",
 };
 
 /* ---- rules: parsing and formatting ---- */
@@ -82,7 +82,7 @@ int sb_fault_parse_op(const char *s, enum sb_op *out, struct sb_error **errp)
 		*out = SB_OP_ZERO;
 		return 0;
 	}
-	return sb_error_set(errp, "'%s' is not an operation (read, write, flush, trim, zero, block-status, all)", s);
+	return sb_error_set(errp, "'%s' is not an operation (read, write, flush, trim, zero, block-status, cache, all)", s);
 }
 
 /* "50%", "0.5%", "100%": a percentage with up to four decimals, into

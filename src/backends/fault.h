@@ -64,8 +64,8 @@ bool sb_fault_trigger_active(const struct sb_fault *f);
 int sb_fault_parse_rule(const char *line, enum sb_op *op_out,
 			struct sb_fault_rule *rule, struct sb_error **errp);
 /* Parses an operation name: read, write, flush, trim, zero (or
- * write-zeroes), block-status, and all, which gives SB_OP_COUNT.  Returns 0
- * or -1. */
+ * write-zeroes), block-status, cache, and all, which gives SB_OP_COUNT.
+ * Returns 0 or -1. */
 int sb_fault_parse_op(const char *s, enum sb_op *out, struct sb_error **errp);
 /* Writes @rule for @op (SB_OP_COUNT = all) into @buf in the format that
  * sb_fault_parse_rule() reads back, e.g. "write ENOSPC 50% 0-1048576". */

@@ -12,6 +12,7 @@
  *        short read/write, EAGAIN      --> queue the rest again
  *        zero: ZERO_RANGE unsupported  --> PUNCH_HOLE --> write zeroes
  *        trim or zero with FUA         --> fdatasync of the range
+ *        cache, a chunk warmed         --> the next chunk
  *        done                          --> sb_backend_complete()
  *
  * Inline I/O: a worker-thread hop costs more than the copy itself when the
@@ -31,6 +32,16 @@
  * in memory (a buffer's address, or a scattered buffer's length) is copied
  * through an aligned bounce buffer (the only allocation on the data path,
  * and only for such data).
+ *
+ * A cache (a client's hint that it will read a range) is readahead of the
+ * range into the page cache: POSIX_FADV_WILLNEED through io_uring (which
+ * runs it on an io-wq worker: it allocates pages and submits their reads,
+ * it does not wait for them).  The kernel reads at most its readahead
+ * window per call (max(read_ahead_kb, max_sectors_kb) of the device,
+ * 128 KiB by default), so the range goes FILE_CACHE_CHUNK at a time.  Only
+ * buffered files take it: with O_DIRECT reads bypass the page cache, and on
+ * tmpfs or ramfs the data is the page cache; there is nothing to warm, no
+ * SB_CAP_CACHE, and the core answers the hint itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +81,7 @@
 #define FILE_ZERO_CHUNK (1u << 20)  /* writes of zeroes, when nothing faster works */
 #define FILE_DIO_FALLBACK 4096u     /* O_DIRECT alignment when the kernel won't say */
 #define FILE_RESUBMIT_NS (1 * SB_NS_PER_MS)
+#define FILE_CACHE_CHUNK (128u << 10) /* the smallest readahead window by default */
 
 /* The zeroing steps are in the order file_zero_step() tries them. */
 enum file_step {
@@ -80,12 +92,13 @@ enum file_step {
 	STEP_ZERO_PUNCH, /* write zeroes: punch a hole (no NO_HOLE flag) */
 	STEP_ZERO_WRITE, /* write zeroes: write them, a chunk at a time */
 	STEP_FUA_SYNC,   /* after a trim or zero with FUA: fdatasync of the range */
+	STEP_CACHE,      /* cache: POSIX_FADV_WILLNEED, a chunk at a time */
 };
 
 /* Per-request context, in req->backend_ctx. */
 struct file_ctx {
 	enum file_step step;
-	uint32_t done;                  /* bytes done (STEP_RW, STEP_ZERO_WRITE) */
+	uint32_t done;                  /* bytes done (STEP_RW, STEP_ZERO_WRITE, STEP_CACHE) */
 	char *bounce;                   /* aligned copy of misaligned data, or NULL */
 	struct iovec cur;               /* the data from `done` on, when it is one buffer */
 	STAILQ_ENTRY(file_ctx) backlog; /* waiting for a free SQE, or inline */
@@ -190,6 +203,10 @@ static void file_prep(struct file_backend *f, struct sb_request *req, struct io_
 	case STEP_ZERO_RANGE:
 		io_uring_prep_fallocate(sqe, f->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
 					(off_t)off, len);
+		break;
+	case STEP_CACHE:
+		io_uring_prep_fadvise(sqe, f->fd, off, SB_MIN(len, FILE_CACHE_CHUNK),
+				      POSIX_FADV_WILLNEED);
 		break;
 	}
 	io_uring_sqe_set_data(sqe, req);
@@ -458,7 +475,7 @@ static int file_submit(struct sb_backend *be, struct sb_request *req)
 	if (SB_UNLIKELY(f->read_only && sb_op_is_write(req->op) && req->op != SB_OP_FLUSH))
 		return -EROFS;
 	if (f->direct && req->op != SB_OP_FLUSH && req->op != SB_OP_TRIM &&
-	    req->op != SB_OP_BLOCK_STATUS && (r = file_direct_prepare(f, req)) < 0)
+	    !sb_op_moves_no_data(req->op) && (r = file_direct_prepare(f, req)) < 0)
 		return r;
 	switch (req->op) {
 	case SB_OP_READ:
@@ -473,6 +490,9 @@ static int file_submit(struct sb_backend *be, struct sb_request *req)
 		/* No I/O: answered on the loop, in order with the inline ones. */
 		STAILQ_INSERT_TAIL(&f->inline_q, c, backlog);
 		return 0;
+	case SB_OP_CACHE:
+		c->step = STEP_CACHE;
+		break;
 	case SB_OP_FLUSH:
 		c->step = STEP_FLUSH;
 		break;
@@ -590,6 +610,23 @@ static void file_alloc_done(struct file_backend *f, struct sb_request *req, int 
 	file_finish(f, req, res);
 }
 
+/* A chunk of a cache is advised (or failed): the next one, or done. */
+static void file_cache_done(struct file_backend *f, struct sb_request *req, int res)
+{
+	struct file_ctx *c = req_ctx(req);
+
+	if (res < 0) {
+		file_finish(f, req, res);
+		return;
+	}
+	c->done += SB_MIN(req->length - c->done, FILE_CACHE_CHUNK);
+	if (c->done < req->length) {
+		file_queue(f, req);
+		return;
+	}
+	file_finish(f, req, 0);
+}
+
 static void file_cqe(struct file_backend *f, struct sb_request *req, int res)
 {
 	struct file_ctx *c = req_ctx(req);
@@ -611,6 +648,9 @@ static void file_cqe(struct file_backend *f, struct sb_request *req, int res)
 	case STEP_FLUSH:
 	case STEP_FUA_SYNC:
 		file_finish(f, req, res);
+		break;
+	case STEP_CACHE:
+		file_cache_done(f, req, res);
 		break;
 	}
 }
@@ -770,6 +810,17 @@ static int file_setup_ring(struct file_backend *f, const char *path, struct sb_e
 	return 0;
 }
 
+/* Does the kernel's io_uring know @op (IORING_OP_FADVISE came in 5.6)? */
+static bool file_ring_can(struct file_backend *f, int op)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&f->ring);
+	bool can = p && io_uring_opcode_supported(p, op);
+
+	if (p)
+		io_uring_free_probe(p);
+	return can;
+}
+
 static bool file_match(const char *spec)
 {
 	/* "file:PATH" or a plain path; any other URI belongs to another driver. */
@@ -816,6 +867,9 @@ static int file_open(struct sb_loop *loop, const char *spec,
 	f->be.connected = true;
 	/* One fd: a flush covers all. */
 	f->be.caps = SB_CAP_FLUSH | SB_CAP_MULTI_CONN | SB_CAP_IOVEC | SB_CAP_BLOCK_STATUS;
+	/* A page cache to warm (the top of this file). */
+	if (!f->direct && !f->memfs && file_ring_can(f, IORING_OP_FADVISE))
+		f->be.caps |= SB_CAP_CACHE;
 	if (f->read_only)
 		f->be.caps |= SB_CAP_READ_ONLY;
 	else

@@ -175,6 +175,7 @@ static void caps_format(uint32_t caps, char *buf, size_t len)
 	static const char *const names[] = {
 		"flush", "fua", "trim", "zero", "fast-zero", "multi-conn", "read-only",
 		[8] = "block-status", /* SB_CAP_BLOCK_STATUS */
+		[9] = "cache",        /* SB_CAP_CACHE */
 	};
 	size_t n = 0;
 
@@ -191,7 +192,7 @@ static int export_facts(struct nbdbe *nb, uint64_t *size, uint32_t *caps, uint32
 		{ nbd_can_flush, SB_CAP_FLUSH }, { nbd_can_fua, SB_CAP_FUA },
 		{ nbd_can_trim, SB_CAP_TRIM }, { nbd_can_zero, SB_CAP_ZERO },
 		{ nbd_can_fast_zero, SB_CAP_FAST_ZERO }, { nbd_can_multi_conn, SB_CAP_MULTI_CONN },
-		{ nbd_is_read_only, SB_CAP_READ_ONLY },
+		{ nbd_is_read_only, SB_CAP_READ_ONLY }, { nbd_can_cache, SB_CAP_CACHE },
 	};
 	static const int which[3] = { LIBNBD_SIZE_MINIMUM, LIBNBD_SIZE_PREFERRED,
 				      LIBNBD_SIZE_MAXIMUM };
@@ -211,9 +212,9 @@ static int export_facts(struct nbdbe *nb, uint64_t *size, uint32_t *caps, uint32
 	int r = nbd_can_meta_context(nb->h, LIBNBD_CONTEXT_BASE_ALLOCATION);
 	if (r < 0)
 		return -1;
-	nb->block_status = r;
 	if (r)
 		*caps |= SB_CAP_BLOCK_STATUS;
+	nb->conn_caps = *caps;
 	for (unsigned i = 0; i < 3; i++) {
 		int64_t v = nbd_get_block_size(nb->h, which[i]);
 		if (v < 0)

@@ -45,6 +45,7 @@
 #define NBDBE_CONNECT_NS (30 * SB_NS_PER_SEC)    /* bound of one attempt with --backend-timeout 0 */
 #define NBDBE_SYN_NS (2 * SB_NS_PER_SEC)         /* bound of one TCP connect(): then a fresh SYN */
 #define NBDBE_LIBNBD_MAX_REQUEST (64u << 20)     /* libnbd refuses larger reads and writes */
+#define NBDBE_DEFAULT_PAYLOAD    (32u << 20)     /* what every server takes (proto.md) */
 #define NBDBE_SLOW_LOG_NS (10 * SB_NS_PER_SEC)   /* at most one slow-request warning per ... */
 
 /* ---- where the server is (nbd-uri.c) ---- */
@@ -112,7 +113,8 @@ struct nbdbe {
 	uint64_t timeout_ns;          /* --backend-timeout, 0 = none */
 	enum sb_timeout_action timeout_action; /* past it: wait, or abandon the connection */
 	uint32_t caps_first;          /* capabilities of the first connection */
-	bool block_status;            /* this connection's server offers base:allocation */
+	uint32_t conn_caps;           /* this connection's capabilities (block status and
+					 cache may differ from the first's) */
 	bool running;                 /* open() is done: failures schedule reconnects */
 
 	/* The connection. */

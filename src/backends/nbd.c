@@ -290,10 +290,11 @@ static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
 	r->nb = nb;
 	r->deadline_ns = nb->timeout_ns ? sb_now_ns() + nb->timeout_ns : 0;
 	r->slow = false;
-	if (SB_UNLIKELY(req->op == SB_OP_BLOCK_STATUS && !nb->block_status)) {
-		/* This connection's server cannot say (the first one could):
-		 * all data, which is never wrong, delivered like an answer. */
-		sb_request_all_data(req);
+	if (SB_UNLIKELY(!sb_caps_allow(nb->conn_caps, req->op))) {
+		/* This connection's server cannot say or cache (the first
+		 * one could): all data, or success, which is never wrong,
+		 * delivered like an answer. */
+		sb_request_ignored(req);
 		nbdbe_settle(nb, r, 0);
 		return 0;
 	}
@@ -326,6 +327,16 @@ static int nbdbe_submit(struct sb_backend *be, struct sb_request *req)
 					      (nbd_extent_callback){ .callback = nbdbe_extents,
 								     .user_data = r },
 					      cb, req->max_extents == 1 ? LIBNBD_CMD_FLAG_REQ_ONE : 0);
+		break;
+	case SB_OP_CACHE:
+		/* At most the server's maximum payload (32 MiB when it does not
+		 * say): the protocol lets a cache be longer, but qemu-nbd
+		 * refuses one longer than its buffer with EINVAL, and a hint
+		 * over the start of the range is still the right hint. */
+		cookie = nbd_aio_cache(nb->h,
+				       SB_MIN(req->length, nb->be.block_max ? nb->be.block_max
+									    : NBDBE_DEFAULT_PAYLOAD),
+				       req->offset, cb, 0);
 		break;
 	default:
 		cookie = -1;

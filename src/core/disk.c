@@ -241,14 +241,15 @@ void sb_disk_submit(struct sb_disk *disk, struct sb_request *req)
 	req->fencing = false;
 	req->give_up = false;
 	disk->stats.requests[req->op]++;
-	/* A block status moves no data: only what it asked about, not counted. */
-	disk->stats.bytes[req->op] += req->op == SB_OP_BLOCK_STATUS ? 0 : req->length;
+	/* A block status or a cache moves no data: only what it is about,
+	 * not counted. */
+	disk->stats.bytes[req->op] += sb_op_moves_no_data(req->op) ? 0 : req->length;
 
-	if (SB_UNLIKELY(req->op == SB_OP_BLOCK_STATUS &&
-			!(disk->backend->caps & SB_CAP_BLOCK_STATUS))) {
-		/* The backend cannot say more, and all data is never wrong:
-		 * answered at once, whatever the storage is doing. */
-		sb_request_all_data(req);
+	if (SB_UNLIKELY(!sb_caps_allow(disk->backend->caps, req->op))) {
+		/* A block status or a cache the backend cannot do: all data,
+		 * or success, is never wrong, and is answered at once,
+		 * whatever the storage is doing. */
+		sb_request_ignored(req);
 		sb_disk_finish(disk, req, 0);
 		return;
 	}

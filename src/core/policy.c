@@ -20,7 +20,7 @@ const char *sb_op_name(enum sb_op op)
 	static const char *const names[] = {
 		[SB_OP_READ] = "read", [SB_OP_WRITE] = "write", [SB_OP_FLUSH] = "flush",
 		[SB_OP_TRIM] = "trim", [SB_OP_ZERO] = "write-zeroes",
-		[SB_OP_BLOCK_STATUS] = "block-status",
+		[SB_OP_BLOCK_STATUS] = "block-status", [SB_OP_CACHE] = "cache",
 	};
 	return (unsigned)op < SB_OP_COUNT ? names[op] : "?";
 }

@@ -37,7 +37,7 @@ struct sb_errset {
 };
 
 struct sb_policy {
-	enum sb_action action[SB_OP_COUNT];  /* rerror for reads (and block status), werror for the rest */
+	enum sb_action action[SB_OP_COUNT];  /* rerror for reads (block status, cache), werror for the rest */
 	uint64_t retry_interval_ns;          /* first delay between probes */
 	uint64_t retry_max_interval_ns;      /* backoff ceiling */
 	uint64_t retry_timeout_ns;           /* per request, from its first hold; 0 = forever */

@@ -36,6 +36,7 @@ enum sb_op {
 	SB_OP_TRIM,
 	SB_OP_ZERO,      /* write zeroes */
 	SB_OP_BLOCK_STATUS, /* which of the range is data, which holes: read-like */
+	SB_OP_CACHE,     /* a hint: the range will be read soon; read-like, no data */
 	SB_OP_COUNT
 };
 
@@ -125,16 +126,27 @@ TAILQ_HEAD(sb_request_queue, sb_request);
 
 static inline bool sb_op_is_write(enum sb_op op)
 {
-	return op != SB_OP_READ && op != SB_OP_BLOCK_STATUS;
+	return op != SB_OP_READ && op != SB_OP_BLOCK_STATUS && op != SB_OP_CACHE;
 }
 
-/* Does the success of @req say the storage works?  A block status reads
- * metadata at most (a file system's extent map, or nothing): it succeeds
- * while writes to the same storage fail, so it never ends a hang, never
- * makes a disk look flaky rather than down, and is never the probe. */
+/* Is @op a question or a hint about the range, moving none of its data?
+ * A block status reads metadata at most (a file system's extent map, or
+ * nothing); a cache only asks for a prefetch (the kernel's readahead, or
+ * the remote server's), whose failures nobody hears of.  Neither counts
+ * bytes, and either may succeed while reads and writes of the same
+ * storage fail. */
+static inline bool sb_op_moves_no_data(enum sb_op op)
+{
+	return op == SB_OP_BLOCK_STATUS || op == SB_OP_CACHE;
+}
+
+/* Does the success of @req say the storage works?  Not for a block status
+ * or a cache (sb_op_moves_no_data): they never end a hang, never make a
+ * disk look flaky rather than down, and are the probe only when nothing
+ * else waits. */
 static inline bool sb_request_proves_storage(const struct sb_request *req)
 {
-	return req->op != SB_OP_BLOCK_STATUS;
+	return !sb_op_moves_no_data(req->op);
 }
 
 /* The answer that is never wrong: all of the range is data. */
@@ -178,8 +190,9 @@ static inline void sb_request_zero_data(struct sb_request *req)
 		memset(req->buf, 0, req->length);
 }
 
-/* What a read-like request whose failure is ignored answers: a read
- * zeroes, a block status all data. */
+/* What a read-like request answers when it is not done, its failure
+ * ignored or its backend unable to do it: a read zeroes, a block status
+ * all data, a cache nothing (success is all it says). */
 static inline void sb_request_ignored(struct sb_request *req)
 {
 	if (req->op == SB_OP_READ)

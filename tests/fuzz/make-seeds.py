@@ -16,8 +16,9 @@ REQUEST_MAGIC = 0x25609513
 OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS, OPT_INFO, OPT_GO = 1, 2, 3, 5, 6, 7
 OPT_STRUCTURED_REPLY, OPT_LIST_META_CONTEXT, OPT_SET_META_CONTEXT = 8, 9, 10
 INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE = 1, 2, 3
-CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_WRITE_ZEROES, CMD_BLOCK_STATUS = \
-    0, 1, 2, 3, 4, 6, 7
+CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_CACHE, CMD_WRITE_ZEROES = \
+    0, 1, 2, 3, 4, 5, 6
+CMD_BLOCK_STATUS = 7
 FLAG_FUA, FLAG_NO_HOLE, FLAG_DF, FLAG_REQ_ONE, FLAG_FAST_ZERO = 1, 2, 4, 8, 16
 
 
@@ -60,6 +61,7 @@ NBD = {
         request(CMD_WRITE, 4096, 512, cookie=2, payload=b"\xab" * 512) +
         request(CMD_FLUSH, cookie=3) +
         request(CMD_BLOCK_STATUS, 0, 65536, cookie=4) +
+        request(CMD_CACHE, 0, 65536, cookie=6) +
         request(CMD_DISC, cookie=5),
     "structured-read-df-req-one": newstyle_handshake() +
         request(CMD_READ, 8192, 8192, FLAG_DF, cookie=7) +
@@ -72,6 +74,8 @@ NBD = {
         request(CMD_READ, 0, 1024, cookie=2) +
         request(CMD_READ, (1 << 20) - 512, 1024, cookie=3) +  # past the end: EINVAL
         request(CMD_BLOCK_STATUS, 0, 4096, cookie=4) +          # not negotiated
+        request(CMD_CACHE, 0, 64 << 20, FLAG_FUA, cookie=6) +  # longer than the maximum
+        request(CMD_CACHE, 0, 4096, 1 << 5, cookie=7) +        # unknown flag: EINVAL
         request(CMD_DISC, cookie=5),
     "export-name-read-only": client_flags(False) + option(OPT_EXPORT_NAME, b"ro") +
         request(CMD_WRITE, 0, 16, cookie=1, payload=b"x" * 16) +  # EPERM
@@ -157,7 +161,8 @@ FAULT = {
     "examples": b"# Every operation\nall EIO\nwrite ENOSPC\nzero ENOSPC\n"
                 b"read ETIMEDOUT 1%\nall EIO 1G-2G\nall ESHUTDOWN\n",
     "ranges-and-rates": b"  write-zeroes eshutdown 0.25% 4096-\nflush EIO 0%\n"
-                        b"block-status EROFS 100% 0-1M\ntrim ENOTCONN 12.3456% 1k-2T\n",
+                        b"block-status EROFS 100% 0-1M\ntrim ENOTCONN 12.3456% 1k-2T\n"
+                        b"cache EIO 50% 0-64k\n",
     "bad-lines": b"write EFOO\nread\nall EIO 200%\nwrite EIO 5-4\n\n# only a comment\n"
                  b"nosuchop EIO\r\nall EIO 1x-2\n",
     "empty": b"",

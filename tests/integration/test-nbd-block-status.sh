@@ -115,20 +115,11 @@ PY
 # During an outage: held like a read, answered once the storage is back.
 fault_on "$fault" "block-status EIO"
 nbd_py "$uri" "$fault" <<'PY'
-import os, sys, time
-from nbdmap import client, Extents
+import sys
+from nbdmap import client, Extents, held_then_answered
 h = client(sys.argv[1])
 got = Extents()
-cookie = h.aio_block_status(4 << 20, 8 << 20, got)
-deadline = time.monotonic() + 1.5
-while time.monotonic() < deadline:
-    h.poll(50)
-assert not h.aio_command_completed(cookie), "answered during the outage"
-os.unlink(sys.argv[2])
-deadline = time.monotonic() + 10
-while not h.aio_command_completed(cookie):
-    assert time.monotonic() < deadline, "not answered after the outage"
-    h.poll(100)
+held_then_answered(h, h.aio_block_status(4 << 20, 8 << 20, got), sys.argv[2])
 assert got == [(2 << 20, 3), (2 << 20, 0)], got
 print("ok: held during the outage, answered after it")
 PY

@@ -29,7 +29,7 @@ check can_zero true
 check can_fast_zero true
 check can_multi_conn true
 check can_df true # structured replies: a read is one chunk
-check can_cache false
+check can_cache true # NBD_CMD_CACHE (the core answers for a backend that cannot)
 check block_size_minimum 1
 check block_size_preferred 4096
 check block_size_maximum 33554432

@@ -15,7 +15,8 @@ json_ok "$d" '.name == "data" and .state == "healthy"'
 json_ok "$d" '(.backend.name | endswith("disk.img")) and .backend.connected == true'
 json_ok "$d" '.policy | .rerror == "report" and .werror == "retry"'
 json_ok "$d" '.policy.actions == {"read": "report", "write": "retry", "flush": "retry",
-    "trim": "retry", "write-zeroes": "retry", "block-status": "report"}'
+    "trim": "retry", "write-zeroes": "retry", "block-status": "report",
+    "cache": "report"}'
 json_ok "$d" '.policy | ."retry-interval-ms" == 250 and ."retry-timeout-ms" == 60000
     and ."retry-then" == "report" and (."retry-errors" | index("EIO") != null)
     and ."max-held-requests" > 0 and ."max-held-bytes" > 0'

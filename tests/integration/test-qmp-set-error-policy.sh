@@ -18,7 +18,7 @@ json_ok "$r" '.return == {}'
 
 policy() { qmp_reply "$sock" '{"execute":"query-disks"}' | jq -c '.return[0].policy'; }
 expected='{"rerror":"enospc","werror":"retry","actions":{"read":"enospc","write":"retry",
-    "flush":"retry","trim":"retry","write-zeroes":"retry","block-status":"enospc"},"retry-interval-ms":250,
+    "flush":"retry","trim":"retry","write-zeroes":"retry","block-status":"enospc","cache":"enospc"},"retry-interval-ms":250,
     "retry-max-interval-ms":4000,"retry-timeout-ms":120000,"retry-then":"stop",
     "retry-errors":["EIO","ETIMEDOUT"],"max-held-requests":64,"max-held-bytes":8388608}'
 p=$(policy)

@@ -130,8 +130,9 @@ struct stub_backend *stub_new(struct sb_loop *loop)
 	s->be.ops = &stub_ops;
 	s->be.name = "stub";
 	s->be.size = 1 << 20;
-	/* stub_apply takes iovecs and answers block status. */
-	s->be.caps = SB_CAP_FLUSH | SB_CAP_FUA | SB_CAP_IOVEC | SB_CAP_BLOCK_STATUS;
+	/* stub_apply takes iovecs and answers block status; a cache does
+	 * nothing to it. */
+	s->be.caps = SB_CAP_FLUSH | SB_CAP_FUA | SB_CAP_IOVEC | SB_CAP_BLOCK_STATUS | SB_CAP_CACHE;
 	s->be.connected = true;
 	s->data = calloc(1, s->be.size);
 	s->durable = calloc(1, s->be.size);

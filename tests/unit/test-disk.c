@@ -85,35 +85,42 @@ static void test_ignore_block_status_is_all_data(void **state)
 	assert_int_equal(f->nev, 0); /* nothing held */
 }
 
-/* A backend that cannot tell holes from data is never asked: the core
- * answers all data at once, even while the storage is down and everything
- * else is held. */
-static void test_block_status_without_cap_is_all_data(void **state)
+/* Without @cap the backend is never asked for @op (a block status or a
+ * cache): the core answers at once, even while the storage is down and a
+ * write is held.  Extents for a block status in @x (room for 2), or NULL. */
+static void answered_without_cap(struct fx *f, enum sb_op op, uint32_t cap,
+				 struct sb_extent *x)
 {
-	struct fx *f = *state;
-	struct sb_extent x[2] = { { 7, SB_EXTENT_HOLE } };
-
 	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
 	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
 	open_disk(f);
-	f->stub->be.caps &= ~SB_CAP_BLOCK_STATUS;
+	f->stub->be.caps &= ~cap;
 	f->stub->fail_err = -EIO;
 	submit(f, 1, SB_OP_WRITE, 0, 512, NULL);
 	run_for(f, 5);
 	unsigned before = f->stub->submitted;
 	f->req[0]->extents = x;
-	f->req[0]->max_extents = 2;
-	submit(f, 0, SB_OP_BLOCK_STATUS, 0, 4096, NULL);
+	f->req[0]->max_extents = x ? 2 : 0;
+	submit(f, 0, op, 0, 4096, NULL);
 	assert_int_equal(f->ndone[0], 1); /* before sb_disk_submit returned */
 	assert_int_equal(f->err[0], 0);
-	assert_int_equal(f->req[0]->nextents, 1);
-	assert_int_equal(x[0].length, 4096);
-	assert_int_equal(x[0].flags, 0);
 	assert_int_equal(f->stub->submitted, before);
 	assert_int_equal(f->ndone[1], 0); /* the write is still held */
 	f->stub->fail_err = 0;
 	run_until_done(f, 1);
 	assert_int_equal(f->err[1], 0);
+}
+
+/* A backend that cannot tell holes from data: all data. */
+static void test_block_status_without_cap_is_all_data(void **state)
+{
+	struct fx *f = *state;
+	struct sb_extent x[2] = { { 7, SB_EXTENT_HOLE } };
+
+	answered_without_cap(f, SB_OP_BLOCK_STATUS, SB_CAP_BLOCK_STATUS, x);
+	assert_int_equal(f->req[0]->nextents, 1);
+	assert_int_equal(x[0].length, 4096);
+	assert_int_equal(x[0].flags, 0);
 }
 
 /* With the capability the backend answers (the stub says hole). */
@@ -130,6 +137,39 @@ static void test_block_status_from_backend(void **state)
 	assert_int_equal(f->err[0], 0);
 	assert_int_equal(f->req[0]->nextents, 1);
 	assert_int_equal(x[0].flags, SB_EXTENT_HOLE | SB_EXTENT_ZERO);
+}
+
+/* A backend that cannot cache: success (a cache is a hint), by the path
+ * that answers a block status the backend cannot give. */
+static void test_cache_without_cap_answered_at_once(void **state)
+{
+	answered_without_cap(*state, SB_OP_CACHE, SB_CAP_CACHE, NULL);
+}
+
+/* Alone in an outage a cache is held, probed and answered when the storage
+ * is back; under --rerror report it fails with the backend's error. */
+static void test_cache_alone_held_then_reported(void **state)
+{
+	struct fx *f = *state;
+
+	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
+	f->policy.retry_interval_ns = 20 * SB_NS_PER_MS;
+	f->policy.retry_max_interval_ns = 20 * SB_NS_PER_MS;
+	open_disk(f);
+	f->stub->fail_err = -EIO;
+	submit(f, 0, SB_OP_CACHE, 0, 4096, NULL);
+	run_for(f, 100);
+	assert_int_equal(f->ndone[0], 0);
+	f->stub->fail_err = 0;
+	run_until_done(f, 0);
+	assert_int_equal(f->err[0], 0);
+
+	sb_policy_set_rerror(&f->policy, SB_ACTION_REPORT);
+	assert_int_equal(sb_disk_set_policy(f->disk, &f->policy, NULL), 0);
+	f->stub->fail_err = -EIO;
+	submit(f, 1, SB_OP_CACHE, 0, 4096, NULL);
+	run_until_done(f, 1);
+	assert_int_equal(f->err[1], -EIO);
 }
 
 static void test_sync_submit_failure(void **state)
@@ -208,15 +248,13 @@ static void test_probe_one_per_tick(void **state)
 		assert_ptr_equal(f->stub->log[i], f->req[0]);
 }
 
-/* A block status proves nothing about the storage (it reads metadata, or
- * nothing): held ahead of a write, it is passed over for the probe, and
- * its success never ends the hang; once the write's probe succeeds, both
- * complete. */
-static void test_block_status_is_never_the_probe(void **state)
+/* A request whose success proves nothing about the storage (@op: a block
+ * status, which reads metadata or nothing, or a cache), held ahead of
+ * writes in an outage, is passed over for the probe, and its success never
+ * ends the hang; once a write's probe succeeds, all complete.  Extents for
+ * a block status in @x (room for 2), or NULL. */
+static void held_passed_over(struct fx *f, enum sb_op op, struct sb_extent *x)
 {
-	struct fx *f = *state;
-	struct sb_extent x[2];
-
 	sb_policy_set_werror(&f->policy, SB_ACTION_RETRY);
 	sb_policy_set_rerror(&f->policy, SB_ACTION_RETRY);
 	f->policy.retry_interval_ns = 20 * SB_NS_PER_MS;
@@ -224,8 +262,8 @@ static void test_block_status_is_never_the_probe(void **state)
 	open_disk(f);
 	f->stub->fail_err = -EIO;
 	f->req[0]->extents = x;
-	f->req[0]->max_extents = 2;
-	submit(f, 0, SB_OP_BLOCK_STATUS, 0, 4096, NULL);
+	f->req[0]->max_extents = x ? 2 : 0;
+	submit(f, 0, op, 0, 4096, NULL);
 	for (int i = 1; i <= 4; i++)
 		submit(f, i, SB_OP_WRITE, (uint64_t)i * 512, 512, NULL);
 	run_for(f, 5);
@@ -241,6 +279,29 @@ static void test_block_status_is_never_the_probe(void **state)
 	for (int i = 0; i <= 4; i++)
 		assert_int_equal(f->err[i], 0);
 	assert_true(saw_event(f, SB_EVENT_RECOVERED));
+}
+
+static void test_block_status_is_never_the_probe(void **state)
+{
+	struct sb_extent x[2];
+
+	held_passed_over(*state, SB_OP_BLOCK_STATUS, x);
+}
+
+/* With the capability a cache goes to the backend and is read-like: it
+ * follows --rerror and is held, passed over for the probe
+ * (held_passed_over), and counts as a request with no bytes. */
+static void test_cache_held_like_a_read(void **state)
+{
+	struct fx *f = *state;
+
+	held_passed_over(f, SB_OP_CACHE, NULL);
+	assert_int_equal(f->policy.action[SB_OP_CACHE], SB_ACTION_RETRY);
+	assert_true(f->stub->be.caps & SB_CAP_CACHE);
+	const struct sb_disk_stats *st = sb_disk_stats(f->disk);
+	assert_int_equal(st->requests[SB_OP_CACHE], 1);
+	assert_int_equal(st->bytes[SB_OP_CACHE], 0);
+	assert_string_equal(sb_op_name(SB_OP_CACHE), "cache");
 }
 
 /* One failure on a live connection may be a flaky path: on a backend that
@@ -717,6 +778,9 @@ int main(void)
 		T(test_block_status_is_never_the_probe),
 		T(test_block_status_without_cap_is_all_data),
 		T(test_block_status_from_backend),
+		T(test_cache_without_cap_answered_at_once),
+		T(test_cache_held_like_a_read),
+		T(test_cache_alone_held_then_reported),
 		T(test_sync_submit_failure),
 		T(test_retry_hold_and_recover),
 		T(test_non_retryable_reported_at_once),

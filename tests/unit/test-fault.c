@@ -49,7 +49,7 @@ static void test_parse_good(void **state)
 	assert_int_equal(r.rate_ppm, 0);
 	for (unsigned i = 0; i <= SB_OP_COUNT; i++) {
 		static const char *const names[] = { "read", "write", "flush", "trim", "zero",
-						     "block-status", "all" };
+						     "block-status", "cache", "all" };
 		assert_int_equal(sb_fault_parse_op(names[i], &op, NULL), 0);
 		assert_int_equal(op, i);
 	}

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -333,6 +334,55 @@ static void test_block_status(void **state)
 	assert_int_equal(x[0].flags, SB_EXTENT_HOLE | SB_EXTENT_ZERO);
 }
 
+/* Pages of [@offset, + @length) of h->path in the page cache (mincore). */
+static size_t resident_pages(struct harness *h, uint64_t offset, uint32_t length)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = length / page, in = 0;
+	unsigned char vec[DISK_SIZE / 4096];
+	void *map = mmap(NULL, DISK_SIZE, PROT_READ, MAP_SHARED, h->fd, 0);
+
+	assert_true(map != MAP_FAILED && n <= sizeof(vec));
+	assert_int_equal(mincore((char *)map + offset, length, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	munmap(map, DISK_SIZE);
+	return in;
+}
+
+/* A cache warms the page cache over its whole range (POSIX_FADV_WILLNEED,
+ * a chunk at a time: the kernel reads at most its readahead window per
+ * call), and nothing much beyond it. */
+static void test_cache_prefetches(void **state)
+{
+	struct harness *h = *state;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t deadline;
+
+	assert_true(h->be->caps & SB_CAP_CACHE);
+	assert_int_equal(fdatasync(h->fd), 0);
+	assert_int_equal(posix_fadvise(h->fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	if (resident_pages(h, 0, DISK_SIZE) != 0)
+		skip(); /* this file system keeps its pages */
+	assert_int_equal(do_io(h, SB_OP_CACHE, 0, 512 << 10, 3 << 20, NULL), 0);
+	deadline = sb_now_ns() + 5 * SB_NS_PER_SEC;
+	while (resident_pages(h, 512 << 10, 3 << 20) < (3 << 20) / page &&
+	       sb_now_ns() < deadline)
+		usleep(10000);
+	assert_int_equal(resident_pages(h, 512 << 10, 3 << 20), (3 << 20) / page);
+	assert_int_equal(resident_pages(h, 0, 256 << 10), 0);
+}
+
+/* Nothing to warm on tmpfs (the data is the page cache) or with O_DIRECT
+ * (reads bypass it): no capability, the core answers a cache itself. */
+static void test_cache_not_offered(void **state)
+{
+	struct harness *h = *state;
+
+	if (!h)
+		skip();
+	assert_false(h->be->caps & SB_CAP_CACHE);
+}
+
 static void test_many_at_once(void **state)
 {
 	struct harness *h = *state;
@@ -633,6 +683,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_status, setup_shm, teardown_shm),
+		cmocka_unit_test_setup_teardown(test_cache_prefetches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_not_offered, setup_shm, teardown_shm),
+		cmocka_unit_test_setup_teardown(test_cache_not_offered, setup_direct, teardown),
 		cmocka_unit_test_setup_teardown(test_read_past_eof_gives_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup_ro, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_aligned_and_bounced, setup_direct,

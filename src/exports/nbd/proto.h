@@ -51,8 +51,7 @@
 #define NBD_INFO_DESCRIPTION      2
 #define NBD_INFO_BLOCK_SIZE       3
 
-/* Transmission flags (16 bits).  Not used: ROTATIONAL (bit 4), SEND_DF
- * (bit 7, structured replies only), SEND_CACHE (bit 10). */
+/* Transmission flags (16 bits).  Not used: ROTATIONAL (bit 4). */
 #define NBD_FLAG_HAS_FLAGS        (1u << 0)
 #define NBD_FLAG_READ_ONLY        (1u << 1)
 #define NBD_FLAG_SEND_FLUSH       (1u << 2)
@@ -61,6 +60,7 @@
 #define NBD_FLAG_SEND_WRITE_ZEROES (1u << 6)
 #define NBD_FLAG_SEND_DF          (1u << 7) /* only with structured replies */
 #define NBD_FLAG_CAN_MULTI_CONN   (1u << 8)
+#define NBD_FLAG_SEND_CACHE       (1u << 10)
 #define NBD_FLAG_SEND_FAST_ZERO   (1u << 11)
 
 /* The protocol's limit on any string (export names, messages). */
@@ -83,6 +83,7 @@
 #define NBD_CMD_DISC              2
 #define NBD_CMD_FLUSH             3
 #define NBD_CMD_TRIM              4
+#define NBD_CMD_CACHE             5
 #define NBD_CMD_WRITE_ZEROES      6
 #define NBD_CMD_BLOCK_STATUS      7
 

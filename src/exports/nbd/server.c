@@ -325,7 +325,8 @@ static int export_describe(struct nbd_export *e, const struct sb_backend *be,
 				    be->block_max);
 
 	e->read_only = e->read_only || (caps & SB_CAP_READ_ONLY);
-	e->tx_flags = NBD_FLAG_HAS_FLAGS;
+	/* A cache is a hint the core answers for a backend that cannot. */
+	e->tx_flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_CACHE;
 	if (caps & SB_CAP_FLUSH)
 		e->tx_flags |= NBD_FLAG_SEND_FLUSH;
 	if (e->read_only) {

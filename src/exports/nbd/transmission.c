@@ -7,7 +7,8 @@
  * is all a read ever gets, so NBD_CMD_FLAG_DF holds by construction.  A
  * block status (base:allocation chosen) is one chunk too: its descriptors,
  * from the backend's extents in the slot's buffer, or one "all data" from
- * the export itself for a backend that cannot say.
+ * the core for a backend that cannot say.  A cache gets a simple reply,
+ * structured replies or not: it has no payload.
  *
  *   header --invalid--> error reply (a write's payload is read and dropped)
  *     |
@@ -391,6 +392,11 @@ static uint32_t tx_check(const struct nbd_conn *c, uint16_t cmd, uint16_t flags,
 		writes = false;
 		allowed |= NBD_CMD_FLAG_REQ_ONE;
 		break;
+	case NBD_CMD_CACHE:
+		/* Checked as a read, but, without a payload, longer than
+		 * block_max is fine (as a trim). */
+		writes = false;
+		break;
 	case NBD_CMD_FLUSH:
 		if (!(e->tx_flags & NBD_FLAG_SEND_FLUSH) || (flags & ~allowed) || offset || length)
 			return NBD_EINVAL;
@@ -431,6 +437,7 @@ static void tx_fill(struct nbd_slot *s, struct nbd_conn *c, uint16_t cmd, uint16
 		[NBD_CMD_READ] = SB_OP_READ, [NBD_CMD_WRITE] = SB_OP_WRITE,
 		[NBD_CMD_FLUSH] = SB_OP_FLUSH, [NBD_CMD_TRIM] = SB_OP_TRIM,
 		[NBD_CMD_WRITE_ZEROES] = SB_OP_ZERO, [NBD_CMD_BLOCK_STATUS] = SB_OP_BLOCK_STATUS,
+		[NBD_CMD_CACHE] = SB_OP_CACHE,
 	};
 	struct sb_request *r = &s->req;
 
