@@ -147,6 +147,15 @@ def closed_by_peer(s):
         return False
 
 
+def closed_silently(s):
+    """True if the server closes the connection without sending anything
+    more (a reset included)."""
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
 def expect_error(fn, name):
     """For nbdsh scripts: fn() must fail with errno @name ("EINVAL")."""
     import errno

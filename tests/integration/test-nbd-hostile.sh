@@ -24,7 +24,10 @@ long=$(printf 'L%.0s' $(seq 4096))
 # -v: the refusals are logged (debug), so the log's bound is checked too.
 # --max-held-bytes 40M: a budget leaked by a client that hung up mid-reply
 # would leave a 32 MiB read waiting forever.
+# --rerror retry and the fault file: reads held in an outage, for a client
+# that hangs up while they are.
 start_steadyblk sb -v --max-connections "$MAXC" --max-held-bytes 40M \
+    --rerror retry --retry-interval 100ms --retry-max-interval 200ms --fault-file "$T/fault" \
     --export "$(sb_uri "$sock")" --export "$(sb_uri "$sock" "$long")" "$T/disk.img"
 pid=$SB_PID_sb
 uri=$(sb_uri "$sock")
@@ -33,9 +36,9 @@ uri=$(sb_uri "$sock")
 # every item.
 hostile_py() {
     { cat <<'PY'
-import struct, sys, threading, time
+import os, struct, sys, time
 from nbdraw import *
-path, uri, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, uri, pid, fault, log = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 LONG = b"L" * 4096
 
 def after_each(item):
@@ -52,7 +55,7 @@ def refused(s, opt, data, want, length=None):
     assert (o, typ) == (opt, want), "option %d: reply %#x, wanted %#x (%r)" % (opt, typ, want, msg[:80])
     return msg
 PY
-      cat; } | nbd_py "$sock" "$uri" "$pid" "$@"
+      cat; } | nbd_py "$sock" "$uri" "$pid" "$T/fault" "$T/sb.log" "$@"
 }
 
 # ---- A. option and name lengths, lengths that wrap ----
@@ -194,6 +197,15 @@ assert reply(s) == (0, 4) and recvn(s, 4096) == b"\0" * 4096
 assert closed_by_peer(s), "no close after the pipelined DISC"
 after_each("a whole session pipelined before the greeting, after denied options")
 
+# ABORT with a GO and requests pipelined after it: acknowledged, then
+# closed; nothing after it is served.
+s = opened()
+s.sendall(option_bytes(OPT_ABORT) + option_bytes(OPT_GO, info_go_data()) +
+          request_bytes(CMD_READ, 1 << 20, 4096, cookie=5))
+assert option_reply(s)[:2] == (OPT_ABORT, REP_ACK)
+assert closed_silently(s), "something was answered after ABORT"
+after_each("options and requests pipelined after ABORT are not served")
+
 # 3000 options pipelined, then the replies read: all of them, in order
 # (the server stops reading while 64 KiB of replies are unread).
 s = opened()
@@ -230,7 +242,7 @@ PY
 
 # ---- C. connections that come and go ----
 hostile_py "$MAXC" <<'PY'
-maxc = int(sys.argv[4])
+maxc = int(sys.argv[6])
 for _ in range(200):
     connect(path).close()
 for _ in range(100):
@@ -314,9 +326,25 @@ request(s, 200, 0, 4096, cookie=20)
 assert reply(s) == (EINVAL, 20)
 after_each("an unknown command is EINVAL")
 
+# Requests pipelined after DISC are not served; the outstanding one is.
+s = opened(); go(s)
+s.sendall(request_bytes(CMD_READ, 1 << 20, 4096, cookie=21) + request_bytes(CMD_DISC, 0, 0) +
+          request_bytes(CMD_READ, 1 << 20, 4096, cookie=22))
+assert reply(s) == (0, 21) and recvn(s, 4096) == b"\x5a" * 4096
+assert closed_silently(s), "a request after DISC was answered"
+after_each("requests after DISC are not served")
+
+def budget_whole(item):
+    """A 32 MiB read (of the 40 MiB budget) is served: whoever went away
+    left nothing of the budget counted."""
+    s = opened(); go(s)
+    request(s, CMD_READ, 40 * MIB, 32 * MIB, cookie=30)
+    assert reply(s) == (0, 30) and recvn(s, 32 * MIB) == b"\x33" * (32 * MIB)
+    s.close()
+    after_each(item)
+
 # Many requests pipelined (past the 128 slots), part of a reply read, then
-# a hang-up; twice, with a reset the second time.  Nothing of theirs is
-# left counted: a 32 MiB read (of a 40 MiB budget) is served after.
+# a hang-up; twice, with a reset the second time.
 for how in ("close", "reset"):
     s = opened(); go(s)
     s.sendall(b"".join(request_bytes(CMD_READ, (i % 64) * MIB, MIB, cookie=i) for i in range(300)))
@@ -325,10 +353,32 @@ for how in ("close", "reset"):
     if how == "reset":
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
+budget_whole("300 pipelined reads, hang-up mid-reply (close, reset): the budget is whole again")
+
+# A write header of 32 MiB and half its payload, then a hang-up.
 s = opened(); go(s)
-request(s, CMD_READ, 40 * MIB, 32 * MIB, cookie=30)
-assert reply(s) == (0, 30) and recvn(s, 32 * MIB) == b"\x33" * (32 * MIB)
-after_each("300 pipelined reads, hang-up mid-reply (close, reset): the budget is whole again")
+request(s, CMD_WRITE, 0, 32 * MIB, cookie=31, data=b"h" * (16 * MIB))
+time.sleep(0.2)
+s.close()
+budget_whole("a hang-up in the middle of a 32 MiB payload: the budget is whole again")
+
+# Reads held in an outage (rerror=retry), then a hang-up: they are dropped,
+# never re-issued, and once the outage ends the budget is whole.
+dropped = open(log).read().count("held requests dropped")
+open(fault + ".tmp", "w").write("read EIO\n")
+os.rename(fault + ".tmp", fault)
+s = opened(); go(s)
+s.sendall(b"".join(request_bytes(CMD_READ, i * MIB, MIB, cookie=i) for i in range(30)))
+deadline = time.monotonic() + 10
+while "holding requests" not in open(log).read() and time.monotonic() < deadline:
+    time.sleep(0.05)
+s.close()
+deadline = time.monotonic() + 10
+while open(log).read().count("held requests dropped") == dropped and time.monotonic() < deadline:
+    time.sleep(0.05)
+os.unlink(fault)
+assert open(log).read().count("held requests dropped") > dropped, "the held reads were not dropped"
+budget_whole("reads held in an outage, then a hang-up: dropped, the budget whole again")
 PY
 
 # The log lines echoing a client's name are bounded and escaped: no line
