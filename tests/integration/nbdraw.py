@@ -79,15 +79,36 @@ def option_reply(s):
     return opt, typ, recvn(s, length)
 
 
+def option_replies(s, typ):
+    """The replies to one option: ([data of each reply of type @typ], final
+    reply type, final reply data)."""
+    found = []
+    while True:
+        _, t, data = option_reply(s)
+        if t != typ:
+            return found, t, data
+        found.append(data)
+
+
 def info_replies(s):
     """The replies to an INFO or GO: ({info type: payload}, final reply type,
     final reply data)."""
-    infos = {}
-    while True:
-        _, typ, data = option_reply(s)
-        if typ != REP_INFO:
-            return infos, typ, data
-        infos[struct.unpack(">H", data[:2])[0]] = data[2:]
+    found, typ, data = option_replies(s, REP_INFO)
+    return {struct.unpack(">H", d[:2])[0]: d[2:] for d in found}, typ, data
+
+
+def list_exports(s):
+    """NBD_OPT_LIST; returns the export names, in the order replied."""
+    option(s, OPT_LIST)
+    found, typ, data = option_replies(s, REP_SERVER)
+    assert typ == REP_ACK, "LIST refused: %#x %r" % (typ, data)
+    return [d[4:4 + struct.unpack(">I", d[:4])[0]] for d in found]
+
+
+def structured(s):
+    """NBD_OPT_STRUCTURED_REPLY, which must be acknowledged."""
+    option(s, OPT_STRUCTURED_REPLY)
+    assert option_reply(s)[:2] == (OPT_STRUCTURED_REPLY, REP_ACK)
 
 
 def go(s, name=b"", opt=OPT_GO, infos=()):
@@ -98,19 +119,18 @@ def go(s, name=b"", opt=OPT_GO, infos=()):
     return struct.unpack(">QH", got[INFO_EXPORT])
 
 
+def meta_context_data(name=b"", queries=()):
+    """The data of a LIST_META_CONTEXT or SET_META_CONTEXT."""
+    return (struct.pack(">I", len(name)) + name + struct.pack(">I", len(queries)) +
+            b"".join(struct.pack(">I", len(q)) + q for q in queries))
+
+
 def meta_context(s, opt, queries, name=b""):
     """LIST_META_CONTEXT or SET_META_CONTEXT for export @name; returns the
     [(context id, name)] replied and the final reply type."""
-    data = struct.pack(">I", len(name)) + name + struct.pack(">I", len(queries))
-    for q in queries:
-        data += struct.pack(">I", len(q)) + q
-    option(s, opt, data)
-    found = []
-    while True:
-        _, typ, data = option_reply(s)
-        if typ != REP_META_CONTEXT:
-            return found, typ
-        found.append((struct.unpack(">I", data[:4])[0], data[4:]))
+    option(s, opt, meta_context_data(name, queries))
+    found, typ, _ = option_replies(s, REP_META_CONTEXT)
+    return [(struct.unpack(">I", d[:4])[0], d[4:]) for d in found], typ
 
 
 def request_bytes(cmd, offset, length, flags=0, cookie=1, data=b""):

@@ -94,11 +94,11 @@ after_each("a META_CONTEXT query length that wraps, and 2^32-1 queries, are INVA
 # longest unknown names in every option that takes one are UNKNOWN, with a
 # message that stays short.
 s = opened()
-option(s, OPT_STRUCTURED_REPLY); assert option_reply(s)[1] == REP_ACK
+structured(s)
 name = b"\n\x01" + b"n" * 4000
 for opt, data in ((OPT_INFO, info_go_data(name)), (OPT_GO, info_go_data(name)),
-                  (OPT_LIST_META_CONTEXT, struct.pack(">I", len(name)) + name + struct.pack(">I", 0)),
-                  (OPT_SET_META_CONTEXT, struct.pack(">I", len(name)) + name + struct.pack(">I", 0))):
+                  (OPT_LIST_META_CONTEXT, meta_context_data(name)),
+                  (OPT_SET_META_CONTEXT, meta_context_data(name))):
     msg = refused(s, opt, data, REP_ERR_UNKNOWN)
     assert len(msg) < 100 and msg.endswith(b"...' here") and b"\\x0a\\x01" in msg, msg
 go(s)
@@ -124,14 +124,7 @@ after_each("options of 16 KiB are read, longer ones TOO_BIG and skipped, "
 # whole, GO and EXPORT_NAME reach it; EXPORT_NAME of an unknown long name
 # hangs up (that option cannot fail politely).
 s = opened()
-option(s, OPT_LIST)
-names = []
-while True:
-    _, typ, data = option_reply(s)
-    if typ == REP_ACK:
-        break
-    assert typ == REP_SERVER, typ
-    names.append(data[4:4 + struct.unpack(">I", data[:4])[0]])
+names = list_exports(s)
 assert sorted(names) == [b"", LONG], [n[:8] for n in names]
 option(s, OPT_GO, info_go_data(LONG, (INFO_NAME,)))
 got, typ, _ = info_replies(s)
@@ -168,7 +161,7 @@ after_each("INFO then GO (same, other, unknown export, after a failed GO, 200 IN
 # nbdkit 20b8509a: a meta context chosen for one export does not carry
 # over to a GO on another: block status is refused there.
 s = opened()
-option(s, OPT_STRUCTURED_REPLY); assert option_reply(s)[1] == REP_ACK
+structured(s)
 found, typ = meta_context(s, OPT_SET_META_CONTEXT, [b"base:allocation"], name=LONG)
 assert typ == REP_ACK and len(found) == 1, (found, typ)
 go(s)
@@ -289,7 +282,7 @@ assert reply(s) == (EINVAL, 5)
 request(s, CMD_READ, 1 << 20, 4096, cookie=6)
 assert reply(s) == (0, 6) and recvn(s, 4096) == b"\x5a" * 4096
 s2 = opened()
-option(s2, OPT_STRUCTURED_REPLY); assert option_reply(s2)[1] == REP_ACK
+structured(s2)
 assert meta_context(s2, OPT_SET_META_CONTEXT, [b"base:allocation"])[1] == REP_ACK
 go(s2)
 request(s2, CMD_BLOCK_STATUS, top, 8192, cookie=7)
