@@ -24,9 +24,12 @@ OPT_LIST_META_CONTEXT, OPT_SET_META_CONTEXT = 9, 10
 REP_ACK, REP_SERVER, REP_INFO, REP_META_CONTEXT = 1, 2, 3, 4
 REP_ERR_UNSUP, REP_ERR_INVALID = 2**31 + 1, 2**31 + 3
 REP_ERR_UNKNOWN, REP_ERR_TOO_BIG = 2**31 + 6, 2**31 + 9
-CMD_READ, CMD_WRITE, CMD_DISC = 0, 1, 2
-CMD_CACHE, CMD_BLOCK_STATUS = 5, 7
+CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM = 0, 1, 2, 3, 4
+CMD_CACHE, CMD_WRITE_ZEROES, CMD_BLOCK_STATUS = 5, 6, 7
 CMD_FLAG_FUA = 1 << 0
+INFO_EXPORT, INFO_NAME = 0, 1
+FLAG_SEND_TRIM, FLAG_SEND_WRITE_ZEROES = 1 << 5, 1 << 6
+EINVAL, ENOSPC = 22, 28
 CMD_FLAG_REQ_ONE = 1 << 3
 REPLY_TYPE_BLOCK_STATUS = 5
 
@@ -55,8 +58,21 @@ def greet(s, client_flags=1):
     s.sendall(struct.pack(">I", client_flags))
 
 
-def option(s, opt, data=b""):
-    s.sendall(struct.pack(">QII", IHAVEOPT, opt, len(data)) + data)
+def option_bytes(opt, data=b"", length=None):
+    """An option as sent; @length overrides the length field (a liar)."""
+    return struct.pack(">QII", IHAVEOPT, opt, len(data) if length is None else length) + data
+
+
+def option(s, opt, data=b"", length=None):
+    s.sendall(option_bytes(opt, data, length))
+
+
+def info_go_data(name=b"", infos=(), nreq=None, name_len=None):
+    """The data of an INFO or GO: name, then the information requests.
+    @nreq and @name_len override the counts (for lying clients)."""
+    return (struct.pack(">I", len(name) if name_len is None else name_len) + name +
+            struct.pack(">H", len(infos) if nreq is None else nreq) +
+            b"".join(struct.pack(">H", i) for i in infos))
 
 
 def option_reply(s):
@@ -66,36 +82,66 @@ def option_reply(s):
     return opt, typ, recvn(s, length)
 
 
-def go(s, name=b""):
-    """NBD_OPT_GO; returns (size, transmission flags)."""
-    option(s, OPT_GO, struct.pack(">I", len(name)) + name + struct.pack(">H", 0))
-    size = flags = None
+def option_replies(s, typ):
+    """The replies to one option: ([data of each reply of type @typ], final
+    reply type, final reply data)."""
+    found = []
     while True:
-        _, typ, data = option_reply(s)
-        if typ == REP_ACK:
-            return size, flags
-        assert typ == REP_INFO, "GO refused: %#x %r" % (typ, data)
-        if struct.unpack(">H", data[:2])[0] == 0:
-            size, flags = struct.unpack(">QH", data[2:])
+        _, t, data = option_reply(s)
+        if t != typ:
+            return found, t, data
+        found.append(data)
+
+
+def info_replies(s):
+    """The replies to an INFO or GO: ({info type: payload}, final reply type,
+    final reply data)."""
+    found, typ, data = option_replies(s, REP_INFO)
+    return {struct.unpack(">H", d[:2])[0]: d[2:] for d in found}, typ, data
+
+
+def list_exports(s):
+    """NBD_OPT_LIST; returns the export names, in the order replied."""
+    option(s, OPT_LIST)
+    found, typ, data = option_replies(s, REP_SERVER)
+    assert typ == REP_ACK, "LIST refused: %#x %r" % (typ, data)
+    return [d[4:4 + struct.unpack(">I", d[:4])[0]] for d in found]
+
+
+def structured(s):
+    """NBD_OPT_STRUCTURED_REPLY, which must be acknowledged."""
+    option(s, OPT_STRUCTURED_REPLY)
+    assert option_reply(s)[:2] == (OPT_STRUCTURED_REPLY, REP_ACK)
+
+
+def go(s, name=b"", opt=OPT_GO, infos=()):
+    """NBD_OPT_GO (or INFO); returns (size, transmission flags)."""
+    option(s, opt, info_go_data(name, infos))
+    got, typ, data = info_replies(s)
+    assert typ == REP_ACK, "%d refused: %#x %r" % (opt, typ, data)
+    return struct.unpack(">QH", got[INFO_EXPORT])
+
+
+def meta_context_data(name=b"", queries=()):
+    """The data of a LIST_META_CONTEXT or SET_META_CONTEXT."""
+    return (struct.pack(">I", len(name)) + name + struct.pack(">I", len(queries)) +
+            b"".join(struct.pack(">I", len(q)) + q for q in queries))
 
 
 def meta_context(s, opt, queries, name=b""):
     """LIST_META_CONTEXT or SET_META_CONTEXT for export @name; returns the
     [(context id, name)] replied and the final reply type."""
-    data = struct.pack(">I", len(name)) + name + struct.pack(">I", len(queries))
-    for q in queries:
-        data += struct.pack(">I", len(q)) + q
-    option(s, opt, data)
-    found = []
-    while True:
-        _, typ, data = option_reply(s)
-        if typ != REP_META_CONTEXT:
-            return found, typ
-        found.append((struct.unpack(">I", data[:4])[0], data[4:]))
+    option(s, opt, meta_context_data(name, queries))
+    found, typ, _ = option_replies(s, REP_META_CONTEXT)
+    return [(struct.unpack(">I", d[:4])[0], d[4:]) for d in found], typ
+
+
+def request_bytes(cmd, offset, length, flags=0, cookie=1, data=b""):
+    return struct.pack(">IHHQQI", REQUEST_MAGIC, flags, cmd, cookie, offset, length) + data
 
 
 def request(s, cmd, offset, length, flags=0, cookie=1, data=b""):
-    s.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, flags, cmd, cookie, offset, length) + data)
+    s.sendall(request_bytes(cmd, offset, length, flags, cookie, data))
 
 
 def reply(s):
@@ -124,6 +170,15 @@ def closed_by_peer(s):
         return False
 
 
+def closed_silently(s):
+    """True if the server closes the connection without sending anything
+    more (a reset included)."""
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
 def expect_error(fn, name):
     """For nbdsh scripts: fn() must fail with errno @name ("EINVAL")."""
     import errno
@@ -135,3 +190,17 @@ def expect_error(fn, name):
         assert got == name, "expected %s, got %s (%s)" % (name, got, e.string)
         return
     raise AssertionError("expected %s, the command succeeded" % name)
+
+
+def fresh_client_reads(uri, offset, want, pid=None):
+    """For nbdsh scripts: a new, well-behaved libnbd client connects to
+    @uri and reads @want at @offset; the daemon @pid is alive."""
+    import os
+    import nbd
+    if pid is not None:
+        os.kill(pid, 0)
+    h = nbd.NBD()
+    h.connect_uri(uri)
+    got = h.pread(len(want), offset)
+    h.shutdown()
+    assert got == want, "a fresh client read other data at %d" % offset

@@ -89,6 +89,29 @@ static enum nbd_parse hs_error(struct nbd_conn *c, uint32_t opt, uint32_t type,
 	return hs_reply(c, opt, type, msg, (uint32_t)n) < 0 ? NBD_PARSE_DROP : NBD_PARSE_AGAIN;
 }
 
+/* A name the client sent, as a log line or an error message echoes it: at
+ * most NBD_ECHO_NAME of its bytes, each unprintable one as \xNN, and "..."
+ * if it was cut, so that neither the line nor the reply grows with the
+ * name and a newline cannot forge a log line.  Returns @buf. */
+#define NBD_ECHO_NAME 64u
+#define NBD_ECHO_SIZE (4 * NBD_ECHO_NAME + 4)
+static const char *hs_quote(char buf[NBD_ECHO_SIZE], const char *name, uint32_t len)
+{
+	uint32_t n = SB_MIN(len, NBD_ECHO_NAME);
+	char *p = buf;
+
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			*p++ = (char)ch;
+		else
+			p += snprintf(p, 5, "\\x%02x", ch);
+	}
+	strcpy(p, len > n ? "..." : "");
+	return buf;
+}
+
 static int hs_info(struct nbd_conn *c, uint32_t opt, const void *info, uint32_t len)
 {
 	return hs_reply(c, opt, NBD_REP_INFO, info, len);
@@ -123,10 +146,11 @@ static enum nbd_parse hs_export_name(struct nbd_conn *c, const char *name, uint3
 	struct nbd_export *e = nbd_export_find(c->listener, name, len);
 	static const unsigned char zeroes[124];
 	struct nbd_export_name_reply r;
+	char q[NBD_ECHO_SIZE];
 
 	if (!e) {
 		/* This option cannot fail politely: the protocol says hang up. */
-		sb_warn("%s: asked for unknown export '%.*s'", c->name, (int)len, name);
+		sb_warn("%s: asked for unknown export '%s'", c->name, hs_quote(q, name, len));
 		return NBD_PARSE_DROP;
 	}
 	r.size = htobe64(sb_disk_backend(e->disk)->size);
@@ -183,6 +207,7 @@ static enum nbd_parse hs_info_go(struct nbd_conn *c, uint32_t opt, const unsigne
 	struct nbd_export *e;
 	uint32_t nlen;
 	uint16_t nreq;
+	char q[NBD_ECHO_SIZE];
 	enum nbd_parse named = hs_name_field(c, opt, d, len, 2, &nlen, &refused);
 
 	if (refused)
@@ -202,8 +227,8 @@ static enum nbd_parse hs_info_go(struct nbd_conn *c, uint32_t opt, const unsigne
 	const char *name = (const char *)d + 4;
 	e = nbd_export_find(c->listener, name, nlen);
 	if (!e)
-		return hs_error(c, opt, NBD_REP_ERR_UNKNOWN, "no export '%.*s' here", (int)nlen,
-				name);
+		return hs_error(c, opt, NBD_REP_ERR_UNKNOWN, "no export '%s' here",
+				hs_quote(q, name, nlen));
 
 	struct sb_backend *be = sb_disk_backend(e->disk);
 	struct nbd_info_export ie = {
@@ -251,6 +276,7 @@ static enum nbd_parse hs_meta_context(struct nbd_conn *c, uint32_t opt, const un
 	static const char name[] = NBD_META_BASE_ALLOCATION;
 	uint32_t nlen, nq, pos;
 	bool match = false, refused;
+	char q[NBD_ECHO_SIZE];
 	enum nbd_parse r;
 	struct nbd_export *e;
 
@@ -282,8 +308,8 @@ static enum nbd_parse hs_meta_context(struct nbd_conn *c, uint32_t opt, const un
 		return hs_error(c, opt, NBD_REP_ERR_INVALID, "data after the last query");
 	e = nbd_export_find(c->listener, (const char *)d + 4, nlen);
 	if (!e)
-		return hs_error(c, opt, NBD_REP_ERR_UNKNOWN, "no export '%.*s' here",
-				(int)SB_MIN(nlen, 256u), (const char *)d + 4);
+		return hs_error(c, opt, NBD_REP_ERR_UNKNOWN, "no export '%s' here",
+				hs_quote(q, (const char *)d + 4, nlen));
 	if (nq == 0 && opt == NBD_OPT_LIST_META_CONTEXT)
 		match = true;
 	if (match) {

@@ -40,7 +40,10 @@
 /* ---- limits ---- */
 #define NBD_DEFAULT_PORT       10809
 #define NBD_RBUF_SIZE          (64u * 1024)           /* per-connection input buffer */
-#define NBD_MAX_OPTION         4096u                  /* longest option data we read */
+/* Longest option data we read: room for the longest name the protocol
+ * allows (NBD_MAX_STRING, which an export may have) with what goes around
+ * it in INFO/GO, and in a META_CONTEXT option a longest query too. */
+#define NBD_MAX_OPTION         (4u * NBD_MAX_STRING)
 #define NBD_HS_OUT_MAX         (64u * 1024)           /* unread option replies before we stop reading */
 #define NBD_HANDSHAKE_NS       (10 * SB_NS_PER_SEC)   /* accept -> transmission */
 #define NBD_MAX_PAYLOAD        (32u * 1024 * 1024)    /* advertised maximum payload */
