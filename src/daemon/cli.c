@@ -13,7 +13,7 @@
 enum {
 	OPT_CACHE = SB_OPT_POLICY_END, OPT_QMP, OPT_RUN, OPT_NAME, OPT_FAULT_INJECTION,
 	OPT_FAULT_FILE, OPT_SHUTDOWN_TIMEOUT, OPT_BACKEND_TIMEOUT, OPT_METRICS,
-	OPT_MAX_CONNECTIONS,
+	OPT_MAX_CONNECTIONS, OPT_STALL_TIMEOUT,
 	OPT_BACKEND_TIMEOUT_ACTION, OPT_MAX_UNFLUSHED_BYTES,
 	OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_PSK, OPT_TLS_VERIFY_PEER,
 };
@@ -23,6 +23,7 @@ static const struct option long_options[] = {
 	SB_POLICY_LONG_OPTIONS,
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT },
 	{ "tls", required_argument, NULL, OPT_TLS },
 	{ "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
 	{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
@@ -59,6 +60,8 @@ static void usage(FILE *out)
 "  PATH | file:PATH          a regular file or block device (io_uring)\n"
 "  nbd://HOST[:PORT]/NAME    a remote NBD server (libnbd), reconnected on loss\n"
 "  nbd+unix:///NAME?socket=PATH\n"
+"  nbds://..., nbds+unix://...  the same over TLS: ?tls-psk-file=FILE, or\n"
+"                            ?tls-certificates=DIR&tls-verify-peer=false\n"
 "  iscsi://[USER[%%PASSWORD]@]HOST[:PORT]/TARGET-IQN/LUN\n"
 "                            an iSCSI LUN (libiscsi), reconnected on loss\n"
 "\n"
@@ -72,6 +75,9 @@ static void usage(FILE *out)
 "  -r, --read-only           refuse writes (EPERM)\n"
 "      --max-connections N   clients at once, handshakes included (256); one more\n"
 "                            is accepted and closed at once\n"
+"      --stall-timeout D     a client that holds memory other clients wait for\n"
+"                            and moves almost none of it for D is disconnected\n"
+"                            (30s); 0 = never\n"
 "      --name NAME           the disk's name in events and queries (disk0)\n"
 "\n"
 "TLS for NBD clients (GnuTLS, NBD_OPT_STARTTLS):\n"
@@ -82,7 +88,8 @@ static void usage(FILE *out)
 "      --tls-psk FILE        pre-shared keys instead, as psktool writes them\n"
 "\n"
 "Error policy (QEMU's vocabulary):\n"
-"      --rerror ACTION       on a failed read:  report|ignore|stop|enospc|retry (report)\n"
+"      --rerror ACTION       on a failed read (block status, cache):\n"
+"                            report|ignore|stop|enospc|retry (report)\n"
 "      --werror ACTION       on a failed write, flush, trim, zero: same actions (report)\n"
 "      --retry-interval D    first delay between probes (1s)\n"
 "      --retry-max-interval D  backoff ceiling (30s); delays double, with jitter\n"
@@ -222,6 +229,8 @@ static int parse_option(int c, const char *arg, struct sb_config *cfg, struct sb
 			return sb_error_set(errp, "--max-connections: must be at least 1");
 		cfg->max_connections = (unsigned)v;
 		return 0;
+	case OPT_STALL_TIMEOUT:
+		return parse_duration_opt("stall-timeout", arg, &cfg->stall_timeout_ns, errp);
 	case OPT_METRICS:
 		cfg->metrics_addr = arg;
 		return 0;
@@ -300,6 +309,7 @@ enum sb_cli_result sb_cli_parse(int argc, char **argv, struct sb_config *cfg,
 	cfg->name = "disk0";
 	cfg->shutdown_timeout_ns = 10 * SB_NS_PER_SEC;
 	cfg->max_connections = SB_NBD_DEFAULT_MAX_CONNECTIONS;
+	cfg->stall_timeout_ns = SB_NBD_DEFAULT_STALL_NS;
 	cfg->backend_cfg.timeout_ns = 30 * SB_NS_PER_SEC;
 	cfg->max_unflushed_bytes = SB_DEFAULT_UNFLUSHED_BYTES;
 

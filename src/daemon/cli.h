@@ -24,6 +24,7 @@ struct sb_config {
 	struct sb_backend_config backend_cfg;/* --read-only, --cache, --backend-timeout */
 	bool read_only;
 	unsigned max_connections;            /* --max-connections */
+	uint64_t stall_timeout_ns;           /* --stall-timeout; 0 = never */
 	struct sb_nbd_tls_config tls;        /* --tls ... */
 	const char *qmp_path;
 	const char *metrics_addr;            /* --metrics: HOST:PORT or unix:PATH */

@@ -135,7 +135,8 @@ static int open_exports(struct daemon *d, struct sb_error **errp)
 	 * bytes also bounds what all connections together read and buffer. */
 	sb_budget_init(&d->budget, d->cfg.policy.max_held_bytes);
 	d->nbd = sb_nbd_server_new(d->loop, &(struct sb_nbd_limits){
-		.budget = &d->budget, .max_connections = d->cfg.max_connections });
+		.budget = &d->budget, .max_connections = d->cfg.max_connections,
+		.stall_ns = d->cfg.stall_timeout_ns });
 	d->vu = sb_vu_server_new(d->loop);
 	if (!d->nbd || !d->vu)
 		return sb_error_set(errp, "out of memory");

@@ -251,6 +251,7 @@ static bool conn_read(struct nbd_conn *c)
 			nbd_conn_close(c, "receive error");
 			return false;
 		}
+		c->moved += (uint64_t)n;
 		if (!conn_process(c))
 			return false;
 		/* Drained: epoll tells us when more comes.  A TLS record is
@@ -262,6 +263,8 @@ static bool conn_read(struct nbd_conn *c)
 	 * for them after the batch. */
 	if (tls && !c->rx_paused && !c->draining && nbd_tls_pending(c))
 		nbd_conn_schedule(c);
+	if (c->dst_left)
+		nbd_stall_watch(c);  /* it owes us payload */
 	return true;
 }
 
@@ -373,9 +376,12 @@ static bool conn_flush(struct nbd_conn *c)
 			return false;
 		}
 		conn_sent(c, (size_t)w);
+		c->moved += (uint64_t)w;
 		progress = true;
 	}
 	c->out_blocked = c->hs_off < c->hs_len || !TAILQ_EMPTY(&c->out);
+	if (c->out_blocked)
+		nbd_stall_watch(c);  /* its replies wait for it to read them */
 	/* STARTTLS's ACK is out: the TLS handshake starts. */
 	if (c->tls_state == NBD_TLS_STARTING && !c->out_blocked)
 		return conn_tls_begin(c);

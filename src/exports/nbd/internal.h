@@ -7,6 +7,7 @@
  *   handshake.c     fixed newstyle option haggling
  *   transmission.c  requests: validate, submit to the disk, reply
  *   tls.c           TLS: credentials, and each connection's GnuTLS session
+ *   stall.c         a client that pins the memory budget and stalls
  *
  * A connection's life:
  *
@@ -64,6 +65,10 @@
 #define NBD_HS_STALE_NS        (1 * SB_NS_PER_SEC)
 #define NBD_REFUSE_LOG_NS      (1 * SB_NS_PER_SEC)    /* one "refused" line per second */
 #define NBD_BUF_ALIGN          4096u                  /* data buffers suit O_DIRECT */
+/* Stalls are looked at NBD_STALL_TICKS times per --stall-timeout; a client
+ * moving fewer than NBD_STALL_MIN_BYTES in a tick made no progress. */
+#define NBD_STALL_TICKS        4u
+#define NBD_STALL_MIN_BYTES    (64u * 1024)
 
 /* ---- URIs (uri.c) ---- */
 enum nbd_transport { NBD_UNIX, NBD_TCP };
@@ -142,6 +147,7 @@ struct sb_nbd_server {
 	struct sb_budget own_budget;      /* unbounded, when none was given */
 	uint64_t idle_bytes;              /* idle buffers kept, outside the budget */
 	unsigned max_connections, max_handshakes;
+	uint64_t stall_ns;                /* --stall-timeout; 0 = never */
 	unsigned nconns;                  /* connected, handshakes included */
 	unsigned nhandshakes;
 	TAILQ_HEAD(, nbd_conn) handshakes; /* in the order accepted: oldest first */
@@ -199,7 +205,7 @@ struct nbd_conn {
 	char name[160];                   /* "nbd client 3 (unix:/run/a.sock)" */
 	int fd;
 	struct sb_watch watch;
-	struct sb_timer timer;            /* handshake deadline */
+	struct sb_timer timer;            /* handshake deadline, then stall ticks */
 	struct sb_defer work;             /* parse input, send output: after the batch */
 	enum nbd_phase phase;
 	bool closing;                     /* socket closed; freed when idle */
@@ -246,6 +252,8 @@ struct nbd_conn {
 	uint32_t inflight;                /* submitted to the disk, not completed */
 	uint64_t idle_bytes;              /* buffers of idle_slots */
 	struct sb_budget_waiter budget_wait; /* paused until the budget has room */
+	uint64_t moved;                   /* bytes in and out since the last stall tick */
+	unsigned stalled_ticks;           /* ticks in a row it pinned budget and stalled */
 
 	TAILQ_ENTRY(nbd_conn) link;
 };
@@ -296,6 +304,11 @@ void nbd_slot_put(struct nbd_conn *c, struct nbd_slot *s);
 void nbd_tx_drop_idle(struct nbd_conn *c);
 /* Frees the slots and their buffers (the connection is going away). */
 void nbd_tx_free(struct nbd_conn *c);
+
+/* ---- stalls (stall.c) ---- */
+/* @c may be stalling (it owes payload bytes, or its replies wait for it to
+ * read them): start looking at it, unless we are already. */
+void nbd_stall_watch(struct nbd_conn *c);
 
 /* ---- TLS (tls.c) ---- */
 struct nbd_tls;

@@ -50,6 +50,7 @@ struct sb_nbd_server *sb_nbd_server_new(struct sb_loop *loop, const struct sb_nb
 	srv->max_connections = lim && lim->max_connections ? lim->max_connections
 							   : SB_NBD_DEFAULT_MAX_CONNECTIONS;
 	srv->max_handshakes = SB_MIN(srv->max_connections, NBD_MAX_HANDSHAKES);
+	srv->stall_ns = lim ? lim->stall_ns : 0;
 	return srv;
 }
 

@@ -24,6 +24,7 @@ struct sb_budget;
  * tools, far below the usual 1024 descriptors; each costs ~110 KiB when
  * idle (input buffer, request slots), 28 MiB for all of them. */
 #define SB_NBD_DEFAULT_MAX_CONNECTIONS 256u
+#define SB_NBD_DEFAULT_STALL_NS (30 * SB_NS_PER_SEC)
 #define SB_NBD_MAX_CONNECTIONS_LIMIT 65536u
 
 struct sb_nbd_limits {
@@ -35,6 +36,10 @@ struct sb_nbd_limits {
 	/* Clients at once, handshakes included; a further one is accepted and
 	 * closed at once.  0 = SB_NBD_DEFAULT_MAX_CONNECTIONS. */
 	unsigned max_connections;
+	/* A client that holds budget other clients wait for, while it sends
+	 * none of a payload it owes or reads none of its replies, is
+	 * disconnected after between 1 and 1.25 times this (stall.c).  0 = never. */
+	uint64_t stall_ns;
 };
 
 /* TLS (GnuTLS), as nbdkit and qemu-nbd offer it: */
