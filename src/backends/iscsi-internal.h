@@ -52,6 +52,7 @@
 #define ISCSIBE_BLOCK_MAX (32u << 20)              /* largest read or write we accept */
 #define ISCSIBE_ZERO_CHUNK (32u << 20)             /* WRITE SAME bytes per command, LUN sets none */
 #define ISCSIBE_RANGE_MAX (1u << 30)               /* UNMAP or WRITE SAME bytes per command */
+#define ISCSIBE_GLS_MAX 1024                       /* descriptors asked per GET LBA STATUS */
 
 /* What the first session learned about the LUN; later sessions must agree. */
 struct iscsibe_lun {
@@ -71,6 +72,8 @@ struct iscsibe_lun {
 	bool dpofua;               /* MODE SENSE: the FUA bit is honoured */
 	bool ws16;                 /* WRITE SAME(16) supported */
 	bool sync16;               /* SYNCHRONIZE CACHE(16) supported, else (10) */
+	bool get_lba_status;       /* thin (LBPME) and GET LBA STATUS not known to be
+				      missing: block status asks the LUN */
 };
 
 enum iscsibe_state {
@@ -92,6 +95,7 @@ enum iscsibe_step {
 	STEP_MODE_SENSE,
 	STEP_OPCODE_WS16,
 	STEP_OPCODE_SYNC16,
+	STEP_OPCODE_GLS,   /* GET LBA STATUS, a thin LUN only */
 	STEP_DONE,
 };
 
@@ -131,6 +135,11 @@ struct iscsibe {
 	struct iscsibe_lun lun;       /* geometry and capabilities, from the first session */
 	unsigned char *zero_block;    /* one block of zeroes for WRITE SAME */
 	bool running;                 /* open() is done: failures schedule reconnects */
+	bool gls_missing;             /* the LUN refused GET LBA STATUS once: every
+					 block status is all data from then on */
+	struct iscsibe_req_list answered; /* block statuses answered without the
+					     LUN, awaiting delivery */
+	struct sb_defer deliver;      /* ... which completes them, after submit */
 
 	/* The session. */
 	enum iscsibe_state state;
