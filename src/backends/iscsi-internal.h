@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Description: the iSCSI backend's private state, shared by its four files:
+/* Description: the iSCSI backend's private state, shared by its five files:
  *
  *   iscsi.c          the driver: open, submit, completions, request
  *                    deadlines, the loss of a session
@@ -8,6 +8,7 @@
  *                    with backoff, the bounded start-up
  *   iscsi-lun.c      the LUN checks of a bring-up: geometry, capabilities
  *   iscsi-sense.c    SCSI status and sense -> errno
+ *   iscsi-lba.c      GET LBA STATUS descriptors -> block status extents
  *
  * One session at a time, each on its own libiscsi context.  libiscsi's own
  * reconnect is switched off (iscsi_set_noautoreconnect): it would re-queue
@@ -51,6 +52,7 @@
 #define ISCSIBE_BLOCK_MAX (32u << 20)              /* largest read or write we accept */
 #define ISCSIBE_ZERO_CHUNK (32u << 20)             /* WRITE SAME bytes per command, LUN sets none */
 #define ISCSIBE_RANGE_MAX (1u << 30)               /* UNMAP or WRITE SAME bytes per command */
+#define ISCSIBE_GLS_MAX 1024                       /* descriptors asked per GET LBA STATUS */
 
 /* What the first session learned about the LUN; later sessions must agree. */
 struct iscsibe_lun {
@@ -70,6 +72,8 @@ struct iscsibe_lun {
 	bool dpofua;               /* MODE SENSE: the FUA bit is honoured */
 	bool ws16;                 /* WRITE SAME(16) supported */
 	bool sync16;               /* SYNCHRONIZE CACHE(16) supported, else (10) */
+	bool get_lba_status;       /* thin (LBPME) and GET LBA STATUS not known to be
+				      missing: block status asks the LUN */
 };
 
 enum iscsibe_state {
@@ -91,6 +95,7 @@ enum iscsibe_step {
 	STEP_MODE_SENSE,
 	STEP_OPCODE_WS16,
 	STEP_OPCODE_SYNC16,
+	STEP_OPCODE_GLS,   /* GET LBA STATUS, a thin LUN only */
 	STEP_DONE,
 };
 
@@ -130,6 +135,11 @@ struct iscsibe {
 	struct iscsibe_lun lun;       /* geometry and capabilities, from the first session */
 	unsigned char *zero_block;    /* one block of zeroes for WRITE SAME */
 	bool running;                 /* open() is done: failures schedule reconnects */
+	bool gls_missing;             /* the LUN refused GET LBA STATUS once: every
+					 block status is all data from then on */
+	struct iscsibe_req_list answered; /* block statuses answered without the
+					     LUN, awaiting delivery */
+	struct sb_defer deliver;      /* ... which completes them, after submit */
 
 	/* The session. */
 	enum iscsibe_state state;
@@ -173,6 +183,10 @@ bool sb_iscsi_is_unit_attention(int status, const struct scsi_sense *sense);
 /* True for a UNIT ATTENTION with ASC 29h (POWER ON, RESET, OR BUS DEVICE
  * RESET OCCURRED, any ASCQ): the LUN's volatile write cache may be gone. */
 bool sb_iscsi_ua_cache_lost(int status, const struct scsi_sense *sense);
+/* True for CHECK CONDITION with ILLEGAL REQUEST, INVALID COMMAND OPERATION
+ * CODE (20/00) or INVALID FIELD IN CDB (24/00): how a LUN refuses a command
+ * or a service action it lacks (GET LBA STATUS is SERVICE ACTION IN(16)'s). */
+bool sb_iscsi_is_unsupported(int status, const struct scsi_sense *sense);
 /* Writes "CHECK CONDITION, MEDIUM_ERROR, ... (0x1100)" and the like into @buf. */
 void sb_iscsi_describe(int status, const struct scsi_sense *sense, char *buf, size_t len);
 
@@ -214,6 +228,23 @@ void sb_iscsibe_established(struct iscsibe *ib);
  * those that do not apply; calls sb_iscsibe_established() at the end and
  * sb_iscsibe_fail() on a failure. */
 void sb_iscsibe_lun_step(struct iscsibe *ib);
+
+/* ---- block status (iscsi-lba.c) ---- */
+
+/* Turns the descriptors of a GET LBA STATUS answer @gls (NULL: none) into
+ * at most @max_extents extents of the byte range [@offset, @offset +
+ * @length), for a LUN of @block_size bytes per block whose unmapped blocks
+ * read as zeroes if @lbprz.  Mapped blocks are data; deallocated and
+ * anchored ones a hole (and zero with @lbprz); unknown states data.  The
+ * extents follow each other from @offset, clipped to the range, with
+ * neighbours of the same kind merged; descriptors wholly before what is
+ * left are skipped, and the extents stop at the first gap or empty
+ * descriptor (the client asks again for the rest).
+ * Returns how many were written: 0 if the answer says nothing about
+ * @offset (the caller then answers all data). */
+uint32_t sb_iscsi_lba_extents(const struct scsi_get_lba_status *gls, uint32_t block_size,
+			      bool lbprz, uint64_t offset, uint32_t length,
+			      struct sb_extent *extents, uint32_t max_extents);
 
 /* ---- the data path (iscsi.c) ---- */
 

@@ -5,8 +5,8 @@
  *   TEST UNIT READY (again while it answers UNIT ATTENTION, the greeting of
  *   a fresh login) -> READ CAPACITY(16) -> first session only: VPD pages
  *   (supported, Block Limits, Logical Block Provisioning) -> MODE SENSE(6)
- *   -> REPORT SUPPORTED OPERATION CODES for WRITE SAME(16) and
- *   SYNCHRONIZE CACHE(16) -> up
+ *   -> REPORT SUPPORTED OPERATION CODES for WRITE SAME(16),
+ *   SYNCHRONIZE CACHE(16) and (a thin LUN) GET LBA STATUS -> up
  *
  * The first session decides the capabilities, declared once; a later one
  * must find the same block size and at least the same capacity, or it is
@@ -104,6 +104,16 @@ static bool opcode_supported(struct scsi_task *task)
 	return one && (one->support == 3 || one->support == 5);
 }
 
+/* The same for GET LBA STATUS, which is only worth trying: "not supported"
+ * (1) rules it out, anything else (3, 5, or 0 = not known now) lets the
+ * first block status try it, and a refusal then rules it out for good. */
+static bool opcode_not_refused(struct scsi_task *task)
+{
+	struct scsi_report_supported_op_codes_one_command *one = scsi_datain_unmarshall(task);
+
+	return !one || one->support != 1;
+}
+
 /* Tolerated failures of the optional exchanges: the defaults hold. */
 static void bringup_optional_failed(struct iscsibe *ib)
 {
@@ -113,9 +123,12 @@ static void bringup_optional_failed(struct iscsibe *ib)
 		 * assumed, as for any LUN that takes READ CAPACITY(16). */
 		ib->probe.ws16 = ib->probe.lbpws;
 		ib->probe.sync16 = true;
+		ib->probe.get_lba_status = ib->probe.lbpme; /* tried, remembered */
 		ib->step = STEP_DONE;
 		return;
 	}
+	if (ib->step == STEP_OPCODE_GLS)
+		ib->probe.get_lba_status = true; /* a thin LUN: tried, remembered */
 	ib->step++;
 }
 
@@ -148,6 +161,9 @@ static void bringup_good(struct iscsibe *ib, struct scsi_task *task)
 		break;
 	case STEP_OPCODE_SYNC16:
 		ib->probe.sync16 = opcode_supported(task);
+		break;
+	case STEP_OPCODE_GLS:
+		ib->probe.get_lba_status = opcode_not_refused(task);
 		break;
 	default:
 		break;
@@ -219,6 +235,8 @@ void sb_iscsibe_lun_step(struct iscsibe *ib)
 		ib->step++;
 	if (ib->step == STEP_VPD_LBP && !(ib->probe.vpd_lbp && ib->probe.lbpme))
 		ib->step++;
+	if (ib->step == STEP_OPCODE_GLS && !ib->probe.lbpme)
+		ib->step++; /* fully provisioned: every block is mapped, all data */
 	switch (ib->step) {
 	case STEP_TUR:
 		t = iscsi_testunitready_task(ctx, lun, bringup_done, ib);
@@ -250,6 +268,13 @@ void sb_iscsibe_lun_step(struct iscsibe *ib)
 			ib->step == STEP_OPCODE_WS16 ? SCSI_OPCODE_WRITE_SAME16
 						     : SCSI_OPCODE_SYNCHRONIZECACHE16,
 			0, 64, bringup_done, ib);
+		break;
+	case STEP_OPCODE_GLS:
+		/* SERVICE ACTION IN(16), service action GET LBA STATUS. */
+		t = iscsi_report_supported_opcodes_task(ctx, lun, 0,
+							SCSI_REPORT_SUPPORTING_SERVICEACTION,
+							SCSI_OPCODE_SERVICE_ACTION_IN,
+							SCSI_GET_LBA_STATUS, 64, bringup_done, ib);
 		break;
 	case STEP_DONE:
 		bringup_finish(ib);

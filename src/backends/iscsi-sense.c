@@ -16,6 +16,7 @@
 
 /* ASC/ASCQ pairs the table singles out, as libiscsi packs them (ASC << 8 | ASCQ). */
 #define ASC_INVALID_OPCODE     0x2000 /* ILLEGAL REQUEST: the LUN lacks the command */
+#define ASC_INVALID_FIELD_CDB  0x2400 /* ILLEGAL REQUEST: ... or its service action */
 #define ASC_LUN_NOT_SUPPORTED  0x2500 /* ILLEGAL REQUEST: the LUN left the target */
 #define ASC_SPACE_ALLOC_FAILED 0x2707 /* DATA PROTECT: a thin pool ran out of space */
 #define ASC_POWER_ON_RESET     0x29   /* UNIT ATTENTION: POWER ON, RESET, OR BUS DEVICE
@@ -102,6 +103,12 @@ int sb_iscsi_errno(int status, const struct scsi_sense *sense)
 		 * task), ACA ACTIVE, anything unknown. */
 		return -EIO;
 	}
+}
+
+bool sb_iscsi_is_unsupported(int status, const struct scsi_sense *sense)
+{
+	return status == SCSI_STATUS_CHECK_CONDITION && sense->key == SCSI_SENSE_ILLEGAL_REQUEST &&
+	       (sense->ascq == ASC_INVALID_OPCODE || sense->ascq == ASC_INVALID_FIELD_CDB);
 }
 
 void sb_iscsi_describe(int status, const struct scsi_sense *sense, char *buf, size_t len)

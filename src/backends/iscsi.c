@@ -3,12 +3,14 @@
  * asynchronous API in steadyblk's loop.
  *
  *   submit(req) --> READ(16) | WRITE(16) [FUA] | SYNCHRONIZE CACHE(16) |
- *                   UNMAP | WRITE SAME(16), queued on the session's context
+ *                   UNMAP | WRITE SAME(16) | GET LBA STATUS, queued on the
+ *                   session's context
  *   prepare hook --> libiscsi sends the batch (iscsi-session.c)
  *   socket readable --> iscsi_service() --> iscsibe_done():
  *        UNIT ATTENTION, the first  --> the same command again
  *        trim or zero, more to do    --> the next command (LUN limits)
  *        trim or zero with FUA       --> SYNCHRONIZE CACHE of the range
+ *        GET LBA STATUS refused      --> all data, now and from then on
  *        cancelled, LUN gone         --> the session is lost (below)
  *        otherwise                   --> sb_backend_complete(errno of the status)
  *
@@ -53,6 +55,14 @@ static uint32_t iscsibe_chunk(const struct iscsibe *ib, enum sb_op op, uint64_t 
 
 static void iscsibe_done(struct iscsi_context *ctx, int status, void *data, void *opaque);
 
+/* GET LBA STATUS's allocation length: the header and one descriptor per
+ * extent the request has room for (the first descriptor starts at the block
+ * asked for, so more would only be clipped away). */
+static uint32_t iscsibe_gls_len(const struct sb_request *req)
+{
+	return 8 + 16 * SB_MIN(SB_MAX(req->max_extents, 1u), ISCSIBE_GLS_MAX);
+}
+
 /* The command of @r's current step, queued on the session's context; NULL
  * if libiscsi cannot (out of memory). */
 static struct scsi_task *iscsibe_command(struct iscsibe *ib, struct iscsibe_req *r)
@@ -90,6 +100,9 @@ static struct scsi_task *iscsibe_command(struct iscsibe *ib, struct iscsibe_req 
 		struct unmap_list range = { .lba = r->lba, .num = r->blocks };
 		return iscsi_unmap_task(ctx, lun, 0, 0, &range, 1, iscsibe_done, r);
 	}
+	case SB_OP_BLOCK_STATUS:
+		return iscsi_get_lba_status_task(ctx, lun, r->lba, iscsibe_gls_len(req),
+						 iscsibe_done, r);
 	case SB_OP_ZERO: {
 		/* With LBPRZ an unmapped block reads as zeroes, so the target
 		 * may deallocate unless the client wants the space kept. */
@@ -143,6 +156,44 @@ static void iscsibe_resend(struct iscsibe *ib, struct iscsibe_req *r)
 	err = iscsibe_send(ib, r);
 	if (err)
 		sb_backend_complete(&ib->be, req_of(r), err);
+}
+
+/* A GET LBA STATUS answered GOOD: its descriptors into the request's
+ * extents; an answer that says nothing about the start is all data. */
+static void iscsibe_gls_answer(struct iscsibe *ib, struct sb_request *req, struct scsi_task *task)
+{
+	const struct scsi_get_lba_status *gls = scsi_datain_unmarshall(task);
+
+	req->nextents = sb_iscsi_lba_extents(gls, ib->lun.block_size, ib->lun.lbprz, req->offset,
+					     req->length, req->extents, req->max_extents);
+	if (!req->nextents) {
+		sb_debug("iscsi %s: GET LBA STATUS at block %" PRIu64 " said nothing usable: "
+			 "all data", ib->be.name, req->offset / ib->lun.block_size);
+		sb_request_all_data(req);
+	}
+}
+
+/* The LUN refused GET LBA STATUS (@why): all data, now and from then on. */
+static void iscsibe_gls_refused(struct iscsibe *ib, struct sb_request *req, const char *why)
+{
+	if (!ib->gls_missing)
+		sb_info("iscsi %s: GET LBA STATUS: %s; block status answers all data from now on",
+			ib->be.name, why);
+	ib->gls_missing = true;
+	sb_request_all_data(req);
+}
+
+/* Delivers the block statuses answered without the LUN (submit may not
+ * complete a request itself). */
+static void iscsibe_deliver(void *opaque)
+{
+	struct iscsibe *ib = opaque;
+	struct iscsibe_req *r;
+
+	while ((r = TAILQ_FIRST(&ib->answered))) {
+		TAILQ_REMOVE(&ib->answered, r, link);
+		sb_backend_complete(&ib->be, req_of(r), 0);
+	}
 }
 
 /* A trim or zero command succeeded: what is left of the request? */
@@ -207,6 +258,14 @@ static void iscsibe_done(struct iscsi_context *ctx, int status, void *data, void
 	err = sb_iscsi_errno(status, &task->sense);
 	if (err)
 		sb_iscsi_describe(status, &task->sense, why, sizeof(why));
+	if (req->op == SB_OP_BLOCK_STATUS) {
+		if (!err) {
+			iscsibe_gls_answer(ib, req, task);
+		} else if (sb_iscsi_is_unsupported(status, &task->sense)) {
+			iscsibe_gls_refused(ib, req, why);
+			err = 0;
+		}
+	}
 	scsi_free_scsi_task(task);
 	if (err == -ENOTCONN) {
 		/* It stays in flight: the session's teardown completes it, with
@@ -235,8 +294,10 @@ static int iscsibe_submit(struct sb_backend *be, struct sb_request *req)
 	uint64_t blocks;
 
 	if (req->op != SB_OP_FLUSH &&
-	    (req->length == 0 || ((req->offset | req->length) & (bs - 1)) ||
-	     req->offset > be->size || req->length > be->size - req->offset))
+	    (req->length == 0 || req->offset > be->size || req->length > be->size - req->offset))
+		return -EINVAL;
+	if (req->op != SB_OP_FLUSH && req->op != SB_OP_BLOCK_STATUS &&
+	    ((req->offset | req->length) & (bs - 1)))
 		return -EINVAL; /* a partial block must never reach the LUN */
 	switch (req->op) {
 	case SB_OP_READ:
@@ -258,6 +319,19 @@ static int iscsibe_submit(struct sb_backend *be, struct sb_request *req)
 		break;
 	case SB_OP_FLUSH:
 		break;
+	case SB_OP_BLOCK_STATUS:
+		/* Any range: the answer is about the blocks it touches, in
+		 * bytes, clipped to it. */
+		if (!(be->caps & SB_CAP_BLOCK_STATUS) || !req->max_extents)
+			return -EOPNOTSUPP;
+		if (ib->gls_missing) {
+			r->ib = ib;
+			sb_request_all_data(req);
+			TAILQ_INSERT_TAIL(&ib->answered, r, link);
+			sb_loop_defer(ib->loop, &ib->deliver);
+			return 0;
+		}
+		break;
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -268,8 +342,12 @@ static int iscsibe_submit(struct sb_backend *be, struct sb_request *req)
 	r->syncing = false;
 	r->lba = req->offset / bs;
 	blocks = req->length / bs;
-	r->blocks = req->op == SB_OP_FLUSH ? 0 : iscsibe_chunk(ib, req->op, blocks);
-	r->blocks_left = req->op == SB_OP_FLUSH ? 0 : blocks - r->blocks;
+	r->blocks = 0;
+	r->blocks_left = 0;
+	if (req->op != SB_OP_FLUSH && req->op != SB_OP_BLOCK_STATUS) {
+		r->blocks = iscsibe_chunk(ib, req->op, blocks);
+		r->blocks_left = blocks - r->blocks;
+	}
 	r->iov.iov_base = req->buf;
 	r->iov.iov_len = req->length;
 	return iscsibe_send(ib, r);
@@ -366,6 +444,7 @@ static void iscsibe_close(struct sb_backend *be)
 {
 	struct iscsibe *ib = SB_CONTAINER_OF(be, struct iscsibe, be);
 
+	sb_loop_defer_cancel(ib->loop, &ib->deliver);
 	sb_iscsibe_session_free(ib);
 	iscsibe_free(ib);
 }
@@ -438,10 +517,12 @@ static void iscsibe_declare(struct iscsibe *ib)
 		be->caps |= SB_CAP_ZERO;
 	if (ib->read_only || l->write_protected)
 		be->caps |= SB_CAP_READ_ONLY;
+	if (l->lbpme && l->get_lba_status)
+		be->caps |= SB_CAP_BLOCK_STATUS;
 	sb_debug("iscsi %s: lbpme %d lbprz %d lbpu %d lbpws %d, max transfer %u, unmap %u, "
-		 "write same %" PRIu64 " blocks, ws16 %d sync16 %d, wp %d dpofua %d", be->name,
-		 l->lbpme, l->lbprz, l->lbpu, l->lbpws, l->max_xfer, l->max_unmap, l->max_ws,
-		 l->ws16, l->sync16, l->write_protected, l->dpofua);
+		 "write same %" PRIu64 " blocks, ws16 %d sync16 %d gls %d, wp %d dpofua %d",
+		 be->name, l->lbpme, l->lbprz, l->lbpu, l->lbpws, l->max_xfer, l->max_unmap,
+		 l->max_ws, l->ws16, l->sync16, l->get_lba_status, l->write_protected, l->dpofua);
 }
 
 static bool iscsibe_match(const char *spec)
@@ -468,6 +549,8 @@ static int iscsibe_open(struct sb_loop *loop, const char *spec,
 	ib->be.ops = &iscsibe_ops;
 	ib->be.ctx_size = sizeof(struct iscsibe_req);
 	TAILQ_INIT(&ib->inflight);
+	TAILQ_INIT(&ib->answered);
+	sb_defer_init(&ib->deliver, iscsibe_deliver, ib);
 	if (iscsibe_parse_query(ib, errp) < 0)
 		goto fail;
 	scratch = iscsi_create_context(ib->initiator);
@@ -502,10 +585,11 @@ static int iscsibe_open(struct sb_loop *loop, const char *spec,
 	ib->running = true;
 	ib->be.connected = true;
 	sb_info("iscsi %s: %" PRIu64 " bytes, blocks of %u (physical %u, at most %u per I/O)"
-		"%s%s%s%s", ib->be.name, ib->be.size, ib->be.block_min, ib->be.block_pref,
+		"%s%s%s%s%s", ib->be.name, ib->be.size, ib->be.block_min, ib->be.block_pref,
 		ib->be.block_max, ib->be.caps & SB_CAP_FUA ? ", fua" : "",
 		ib->be.caps & SB_CAP_TRIM ? ", unmap" : "",
 		ib->be.caps & SB_CAP_ZERO ? ", write same" : "",
+		ib->be.caps & SB_CAP_BLOCK_STATUS ? ", get lba status" : "",
 		ib->be.caps & SB_CAP_READ_ONLY ? ", read-only" : "");
 	*out = &ib->be;
 	return 0;

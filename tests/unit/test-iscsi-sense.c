@@ -199,6 +199,26 @@ static void test_describe(void **state)
 	assert_int_equal(strlen(buf), 7);
 }
 
+/* How a LUN refuses a command or service action it lacks (GET LBA STATUS):
+ * remembered as "not supported"; every other ILLEGAL REQUEST is not. */
+static void test_unsupported(void **state)
+{
+	struct scsi_sense invalid_opcode = { .key = SCSI_SENSE_ILLEGAL_REQUEST, .ascq = 0x2000 };
+	struct scsi_sense invalid_field = { .key = SCSI_SENSE_ILLEGAL_REQUEST, .ascq = 0x2400 };
+	struct scsi_sense out_of_range = { .key = SCSI_SENSE_ILLEGAL_REQUEST, .ascq = 0x2100 };
+	struct scsi_sense lun_gone = { .key = SCSI_SENSE_ILLEGAL_REQUEST, .ascq = 0x2500 };
+	struct scsi_sense medium = { .key = SCSI_SENSE_MEDIUM_ERROR, .ascq = 0x2000 };
+
+	(void)state;
+	assert_true(sb_iscsi_is_unsupported(SCSI_STATUS_CHECK_CONDITION, &invalid_opcode));
+	assert_true(sb_iscsi_is_unsupported(SCSI_STATUS_CHECK_CONDITION, &invalid_field));
+	assert_false(sb_iscsi_is_unsupported(SCSI_STATUS_CHECK_CONDITION, &out_of_range));
+	assert_false(sb_iscsi_is_unsupported(SCSI_STATUS_CHECK_CONDITION, &lun_gone));
+	assert_false(sb_iscsi_is_unsupported(SCSI_STATUS_CHECK_CONDITION, &medium));
+	assert_false(sb_iscsi_is_unsupported(SCSI_STATUS_GOOD, &invalid_opcode));
+	assert_false(sb_iscsi_is_unsupported(SCSI_STATUS_BUSY, &invalid_opcode));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_unit_attention_cache_lost),
 		cmocka_unit_test(test_default_policy),
 		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_unsupported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
