@@ -65,6 +65,7 @@
 #define NBD_HS_STALE_NS        (1 * SB_NS_PER_SEC)
 #define NBD_REFUSE_LOG_NS      (1 * SB_NS_PER_SEC)    /* one "refused" line per second */
 #define NBD_BUF_ALIGN          4096u                  /* data buffers suit O_DIRECT */
+#define NBD_TLS_IN_SIZE        NBD_RBUF_SIZE          /* TLS bytes read ahead (tls.c) */
 /* Stalls are looked at NBD_STALL_TICKS times per --stall-timeout; a client
  * moving fewer than NBD_STALL_MIN_BYTES in a tick made no progress. */
 #define NBD_STALL_TICKS        4u

@@ -10,6 +10,11 @@
  * What the plaintext options negotiated is forgotten once TLS is on
  * (handshake.c), so a man in the middle cannot plant it.
  *
+ * GnuTLS reads a record's header and then its body, two recv(2) calls a
+ * record; the pull function reads up to NBD_TLS_IN_SIZE at once instead
+ * and serves both from that (a 1 MiB write: 64 records, 2 calls instead
+ * of 130).  Bytes waiting there are pending like GnuTLS's own.
+ *
  * Sending follows GnuTLS's rule for non-blocking sockets: a record that
  * could not be written in full is sent again with NULL data, and the call
  * then reports the length first asked for.
@@ -46,9 +51,10 @@ struct nbd_tls {
 struct nbd_tls_session {
 	gnutls_session_t s;
 	bool retry;                 /* a record is half written: send it again */
-	/* Plaintext-phase bytes that followed STARTTLS: the TLS stream's start. */
-	unsigned char *pre;
-	size_t pre_off, pre_len;
+	/* Received, not yet pulled by GnuTLS: [in_off, in_len) of in.  It
+	 * starts with the plaintext-phase bytes that followed STARTTLS. */
+	unsigned char in[NBD_TLS_IN_SIZE];
+	size_t in_off, in_len;
 };
 
 /* ---- credentials ---- */
@@ -179,18 +185,23 @@ static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 	struct nbd_conn *c = p;
 	struct nbd_tls_session *ts = c->tls;
 
-	if (ts->pre_off < ts->pre_len) {
-		size_t n = SB_MIN(len, ts->pre_len - ts->pre_off);
-		memcpy(buf, ts->pre + ts->pre_off, n);
-		ts->pre_off += n;
-		if (ts->pre_off == ts->pre_len) {
-			free(ts->pre);
-			ts->pre = NULL;
-			ts->pre_off = ts->pre_len = 0;
-		}
-		return (ssize_t)n;
+	size_t n;
+
+	if (ts->in_off == ts->in_len) {
+		ssize_t r;
+
+		if (len >= sizeof(ts->in))
+			return recv(c->fd, buf, len, 0);  /* no use going through in */
+		r = recv(c->fd, ts->in, sizeof(ts->in), 0);
+		if (r <= 0)
+			return r;
+		ts->in_off = 0;
+		ts->in_len = (size_t)r;
 	}
-	return recv(c->fd, buf, len, 0);
+	n = SB_MIN(len, ts->in_len - ts->in_off);
+	memcpy(buf, ts->in + ts->in_off, n);
+	ts->in_off += n;
+	return (ssize_t)n;
 }
 
 static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
@@ -208,17 +219,14 @@ int nbd_tls_start(struct nbd_conn *c, const void *pre, size_t pre_len)
 
 	if (!ts)
 		return -ENOMEM;
-	if (pre_len) {
-		if (!(ts->pre = malloc(pre_len))) {
-			free(ts);
-			return -ENOMEM;
-		}
-		memcpy(ts->pre, pre, pre_len);
-		ts->pre_len = pre_len;
+	if (pre_len > sizeof(ts->in)) {  /* never: the input buffer is no larger */
+		free(ts);
+		return -EPROTO;
 	}
+	memcpy(ts->in, pre, pre_len);
+	ts->in_len = pre_len;
 	r = gnutls_init(&ts->s, GNUTLS_SERVER | GNUTLS_NONBLOCK);
 	if (r < 0) {
-		free(ts->pre);
 		free(ts);
 		return -ENOMEM;
 	}
@@ -320,7 +328,9 @@ ssize_t nbd_tls_send(struct nbd_conn *c, const void *buf, size_t len)
 
 size_t nbd_tls_pending(const struct nbd_conn *c)
 {
-	return c->tls ? gnutls_record_check_pending(c->tls->s) : 0;
+	const struct nbd_tls_session *ts = c->tls;
+
+	return ts ? gnutls_record_check_pending(ts->s) + (ts->in_len - ts->in_off) : 0;
 }
 
 void nbd_tls_close(struct nbd_conn *c)
@@ -333,7 +343,6 @@ void nbd_tls_close(struct nbd_conn *c)
 	if (c->tls_state == NBD_TLS_ON && c->fd >= 0)
 		gnutls_bye(ts->s, GNUTLS_SHUT_WR);
 	gnutls_deinit(ts->s);
-	free(ts->pre);
 	free(ts);
 	c->tls = NULL;
 }
