@@ -33,6 +33,42 @@ out=$(timeout 60 qemu-io "${QEMU_TLS[@]}" -c 'write -P 0x5a 1M 3M' -c 'read -P 0
     -c 'read -P 0 20M 1M' 2>&1) || fail "qemu-io over TLS failed: $out"
 grep -qiE 'error|fail|mismatch' <<<"$out" && fail "qemu-io over TLS: $out"
 
+# Many replies at once, of every size from 1 byte to 1 MiB, short ones
+# sharing a TLS record: 64 reads in flight, each checked against the file,
+# with block status (structured replies) among them.
+nbd_py "$uri" "$T/disk.img" <<'PY'
+import random, sys
+import nbd
+uri, path = sys.argv[1], sys.argv[2]
+want = open(path, "rb").read()
+h = nbd.NBD()
+h.set_uri_allow_local_file(True)
+h.add_meta_context("base:allocation")
+h.connect_uri(uri)
+rnd = random.Random(7)
+pending = []
+for i in range(2000):
+    n = rnd.choice((1, 17, 512, 4096, 4097, 16384, 16400, 65536, 1 << 20))
+    off = rnd.randrange(0, len(want) - n)
+    buf = nbd.Buffer(n)
+    pending.append((h.aio_pread(buf, off), buf, off, n))
+    if i % 50 == 0:
+        h.aio_block_status(1 << 20, rnd.randrange(0, 31) << 20,
+                           lambda *a: 0)
+    while h.aio_in_flight() >= 64:
+        h.poll(-1)
+    done = [p for p in pending if h.aio_command_completed(p[0])]
+    for c, buf, off, n in done:
+        assert buf.to_bytearray() == want[off:off + n], "read of %d at %d differs" % (n, off)
+    pending = [p for p in pending if p not in done]
+while h.aio_in_flight() > 0:
+    h.poll(-1)
+for c, buf, off, n in pending:
+    assert h.aio_command_completed(c)
+    assert buf.to_bytearray() == want[off:off + n], "read of %d at %d differs" % (n, off)
+h.shutdown()
+PY
+
 json=$(timeout 20 nbdinfo --json "$uri") || fail "nbdinfo over TLS failed"
 [[ $(jq -r '.TLS' <<<"$json") == true ]] || fail "nbdinfo did not negotiate TLS: $json"
 grep -q "served at nbds+unix:///?socket=$sock" "$T/sb.log" || fail "the URI announced is not nbds"

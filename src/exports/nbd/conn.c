@@ -363,8 +363,8 @@ static bool conn_flush(struct nbd_conn *c)
 							   s->data_len - off };
 		}
 		msg.msg_iovlen = n;
-		/* TLS: one record at a time, from the first buffer. */
-		w = c->tls_state == NBD_TLS_ON ? nbd_tls_send(c, iov[0].iov_base, iov[0].iov_len)
+		/* TLS: one record at a time. */
+		w = c->tls_state == NBD_TLS_ON ? nbd_tls_sendv(c, iov, n)
 					       : sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)

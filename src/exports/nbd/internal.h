@@ -30,6 +30,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "base/budget.h"
 #include "base/error.h"
@@ -66,6 +67,7 @@
 #define NBD_REFUSE_LOG_NS      (1 * SB_NS_PER_SEC)    /* one "refused" line per second */
 #define NBD_BUF_ALIGN          4096u                  /* data buffers suit O_DIRECT */
 #define NBD_TLS_IN_SIZE        NBD_RBUF_SIZE          /* TLS bytes read ahead (tls.c) */
+#define NBD_TLS_RECORD         16384u                 /* TLS's largest record payload */
 /* Stalls are looked at NBD_STALL_TICKS times per --stall-timeout; a client
  * moving fewer than NBD_STALL_MIN_BYTES in a tick made no progress. */
 #define NBD_STALL_TICKS        4u
@@ -329,7 +331,8 @@ enum nbd_tls_step nbd_tls_handshake(struct nbd_conn *c);
 /* recv(2) and send(2) through the session: bytes, 0 at end of stream, or
  * -1 with errno EAGAIN, EINTR or EPROTO (logged). */
 ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len);
-ssize_t nbd_tls_send(struct nbd_conn *c, const void *buf, size_t len);
+/* Sends the start of @iov (@n buffers) as one record. */
+ssize_t nbd_tls_sendv(struct nbd_conn *c, const struct iovec *iov, size_t n);
 /* Decrypted bytes GnuTLS holds that the socket will not signal again. */
 size_t nbd_tls_pending(const struct nbd_conn *c);
 /* Sends close_notify if it can without waiting, and frees the session. */

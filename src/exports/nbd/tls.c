@@ -17,7 +17,8 @@
  *
  * Sending follows GnuTLS's rule for non-blocking sockets: a record that
  * could not be written in full is sent again with NULL data, and the call
- * then reports the length first asked for.
+ * then reports the length first asked for.  The output queue's head is
+ * what that record holds, and it moves only once the record is out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -316,11 +317,27 @@ ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len)
 	return tls_result(c, gnutls_record_recv(c->tls->s, buf, len));
 }
 
-ssize_t nbd_tls_send(struct nbd_conn *c, const void *buf, size_t len)
+ssize_t nbd_tls_sendv(struct nbd_conn *c, const struct iovec *iov, size_t n)
 {
 	struct nbd_tls_session *ts = c->tls;
-	ssize_t r = ts->retry ? gnutls_record_send(ts->s, NULL, 0)
-			      : gnutls_record_send(ts->s, buf, len);
+	unsigned char rec[NBD_TLS_RECORD];
+	const void *buf = iov[0].iov_base;
+	size_t len = iov[0].iov_len;
+	ssize_t r;
+
+	/* Short buffers (a reply's header, 4 KiB of data) share a record:
+	 * one encryption and one send(2) for both.  GnuTLS keeps the record
+	 * it could not send whole, so rec need not outlive this call. */
+	if (!ts->retry && len < NBD_TLS_RECORD && n > 1) {
+		len = 0;
+		for (size_t i = 0; i < n && len < sizeof(rec); i++) {
+			size_t k = SB_MIN(iov[i].iov_len, sizeof(rec) - len);
+			memcpy(rec + len, iov[i].iov_base, k);
+			len += k;
+		}
+		buf = rec;
+	}
+	r = ts->retry ? gnutls_record_send(ts->s, NULL, 0) : gnutls_record_send(ts->s, buf, len);
 
 	ts->retry = r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED;
 	return tls_result(c, r);
