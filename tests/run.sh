@@ -53,6 +53,8 @@ run_unit() {
     CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$@" "$bin" >"$log" 2>&1 || rc=$?
     while read -r line; do
         case $line in
+        # cmocka writes a skipped case as "not ok N # SKIP name".
+        *" # SKIP "*) record skip "$label/$(basename "$bin"): ${line##* # SKIP }"; ((cases++)) ;;
         "ok "*) record pass "$label/$(basename "$bin"): ${line#ok * - }"; ((cases++)) ;;
         "not ok "*) record fail "$label/$(basename "$bin"): ${line#not ok * - }"; ((cases++)) ;;
         esac
