@@ -657,6 +657,21 @@ static void dispatch(struct sb_vu_device *dev)
 	sb_vu_msg_release(m);
 }
 
+void sb_vu_device_message(struct sb_vu_device *dev, struct sb_vu_msg *m)
+{
+	const char *why = NULL;
+	char what[160];
+
+	dev->msg = *m;
+	sb_vu_msg_init(m);
+	if (sb_vu_msg_check(&dev->msg, &why)) {
+		dispatch(dev);
+		return;
+	}
+	snprintf(what, sizeof(what), "it sent %s", why);
+	sb_vu_device_close(dev, what);
+}
+
 static void sock_ready(void *opaque, uint32_t events)
 {
 	struct sb_vu_device *dev = opaque;

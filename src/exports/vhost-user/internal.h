@@ -150,6 +150,14 @@ void sb_vu_blk_start(struct sb_vu_slot *s);
 
 /* A front end connected on @sock (the export owns the device from now). */
 struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsigned id);
+/* Runs @m, a message read whole from the front end, as the socket's
+ * reader does once it has one: a message sb_vu_msg_check refuses closes
+ * the device, any other goes to its handler (and its reply, if any, to
+ * the socket).  The device takes @m and its fds (those no handler keeps
+ * are closed); @m is left empty.  Only while the device is neither gone
+ * nor draining, with no message half read (it reads none then).  The
+ * seam of the fuzz harness that drives the handlers without the reader. */
+void sb_vu_device_message(struct sb_vu_device *dev, struct sb_vu_msg *m);
 /* Gives a slot back to its queue, and pushes its chain with @in_len bytes
  * written unless the device has gone. */
 void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push);
