@@ -417,7 +417,10 @@ def vhost_stop_without_region():
     out += r_backend(1) + q.request(BLK_OUT, 0, 512) + q.request(BLK_IN, 0, 512, at=0xa000)
     out += r_kick() + r_turns(2) + r_msg(GET_VRING_BASE, state(0, 0))
     out += r_msg(SET_MEM_TABLE, mem_table(*GUEST_SPLIT)) + r_msg(GET_VRING_BASE, state(0, 0))
-    out += r_backend(2) + r_turns(3) + HANG_UP + r_turns(2)
+    out += r_backend(2) + r_turns(3)
+    # and the front end goes while the device drains
+    out += q.setup(base=2) + q.request(BLK_IN, 8, 512, at=0xc000) + r_kick() + r_turns(2)
+    out += r_msg(GET_VRING_BASE, state(0, 0)) + HANG_UP + r_turns(2) + r_backend(2)
     return out
 
 

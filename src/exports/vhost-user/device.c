@@ -676,7 +676,14 @@ static void sock_ready(void *opaque, uint32_t events)
 {
 	struct sb_vu_device *dev = opaque;
 
-	(void)events;
+	/* Draining, the socket is watched for nothing, but epoll reports a
+	 * hang-up all the same, on every turn until it is handled: the front
+	 * end has gone, and the requests drained for it may take as long as
+	 * the backend's outage. */
+	if (dev->draining && (events & (EPOLLHUP | EPOLLERR))) {
+		sb_vu_device_close(dev, "it disconnected");
+		return;
+	}
 	while (!dev->gone && !dev->draining) {
 		const char *why = NULL;
 		int r = sb_vu_msg_recv(dev->sock, &dev->msg, &why);

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Description: unit tests of the vhost-user-blk device's message handlers
+ * (device.c) in sequences a front end may send: a device over the stub
+ * backend (parked, so requests stay at the backend until the test says),
+ * messages handed to sb_vu_device_message with descriptors the test makes,
+ * the guest's ring written in a memfd.  The cases are what
+ * fuzz-vhost-device found: a front end that hangs up while the device
+ * drains a queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "core/policy.h"
+#include "exports/vhost-user/internal.h"
+#include "stub-backend.h"
+
+#define GUEST_SIZE    (256u * 1024)
+#define INFLIGHT_SIZE (64u * 1024)
+#define UVA           UINT64_C(0x7f0000000000)
+
+struct fixture {
+	struct sb_loop *loop;
+	struct stub_backend *stub;
+	struct sb_disk *disk;
+	struct sb_vu_export exp;
+	int front;                 /* the front end's end of the socket */
+	int guest_fd, kick;
+	unsigned char *guest;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sb_error *err = NULL;
+	struct sb_policy policy;
+	int sv[2];
+
+	assert_non_null(f);
+	sb_log_verbosity = -1;
+	f->loop = sb_loop_new();
+	f->stub = stub_new(f->loop);
+	f->stub->park = true;
+	sb_policy_init(&policy);
+	f->disk = sb_disk_new(f->loop, "d0", &f->stub->be, &policy, &err);
+	assert_non_null(f->disk);
+	f->exp.loop = f->loop;
+	f->exp.disk = f->disk;
+	f->exp.num_queues = 1;
+	f->exp.listen_fd = -1;
+	TAILQ_INIT(&f->exp.closing);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	f->front = sv[0];
+	f->exp.dev = sb_vu_device_new(&f->exp, sv[1], 1);
+	assert_non_null(f->exp.dev);
+	f->guest_fd = memfd_create("guest", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(f->guest_fd, GUEST_SIZE), 0);
+	f->guest = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->guest_fd, 0);
+	assert_true(f->guest != MAP_FAILED);
+	f->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_true(f->kick >= 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->exp.dev)
+		sb_vu_device_close(f->exp.dev, "the test ends");
+	f->stub->park = false;
+	for (int i = 0; i < 100 && !TAILQ_EMPTY(&f->exp.closing); i++) {
+		stub_finish_parked(f->stub);
+		sb_loop_run_once(f->loop, 0);
+	}
+	assert_true(TAILQ_EMPTY(&f->exp.closing));
+	sb_disk_free(f->disk);
+	sb_loop_free(f->loop);
+	munmap(f->guest, GUEST_SIZE);
+	close(f->guest_fd);
+	close(f->kick);
+	if (f->front >= 0)
+		close(f->front);
+	free(f);
+	return 0;
+}
+
+/* Sends request @req with @size bytes of @payload and fd @fd (a copy;
+ * none if < 0) to the device's handlers. */
+static void msg(struct fixture *f, uint32_t req, const void *payload, uint32_t size, int fd)
+{
+	struct sb_vu_msg m;
+	char buf[256];
+
+	sb_vu_msg_init(&m);
+	m.hdr.request = req;
+	m.hdr.flags = VHOST_USER_VERSION;
+	m.hdr.size = size;
+	memcpy(&m.p, payload, size);
+	m.got = sizeof(m.hdr) + size;
+	if (fd >= 0) {
+		m.fds[0] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		assert_true(m.fds[0] >= 0);
+		m.nfds = 1;
+	}
+	assert_non_null(f->exp.dev);
+	sb_vu_device_message(f->exp.dev, &m);
+	while (recv(f->front, buf, sizeof(buf), MSG_DONTWAIT) > 0) /* the replies */
+		;
+}
+
+static void msg_u64(struct fixture *f, uint32_t req, uint64_t v, int fd)
+{
+	msg(f, req, &v, sizeof(v), fd);
+}
+
+static void msg_state(struct fixture *f, uint32_t req, uint32_t index, uint32_t num)
+{
+	struct vhost_user_vring_state s = { .index = index, .num = num };
+
+	msg(f, req, &s, sizeof(s), -1);
+}
+
+/* The guest's memory, its features, and ring 0 of @num entries at
+ * @desc/@avail/@used, kicked by f->kick, enabled. */
+static void start_ring(struct fixture *f, uint16_t num, uint64_t desc, uint64_t avail,
+		       uint64_t used)
+{
+	struct vhost_user_vring_addr a = { .index = 0, .desc_user_addr = UVA + desc,
+					   .avail_user_addr = UVA + avail,
+					   .used_user_addr = UVA + used };
+
+	msg_state(f, VHOST_USER_SET_VRING_NUM, 0, num);
+	msg_state(f, VHOST_USER_SET_VRING_BASE, 0, 0);
+	msg(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), -1);
+	msg_u64(f, VHOST_USER_SET_VRING_KICK, 0, f->kick);
+	msg_state(f, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+}
+
+static void set_memory(struct fixture *f, uint64_t features, uint64_t protocol)
+{
+	struct vhost_user_mem_table t = { .nregions = 1 };
+
+	t.regions[0] = (struct vhost_user_mem_region){ .guest_phys_addr = 0,
+						       .memory_size = GUEST_SIZE,
+						       .userspace_addr = UVA };
+	msg_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, protocol, -1);
+	msg_u64(f, VHOST_USER_SET_FEATURES, features, -1);
+	msg(f, VHOST_USER_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), f->guest_fd);
+}
+
+/* The guest makes a read of one sector available at chain @head of the
+ * ring of @num entries at @desc/@avail, and kicks; the device pops it. */
+static void guest_read(struct fixture *f, uint16_t num, uint64_t desc, uint64_t avail,
+		       uint16_t head)
+{
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN };
+	struct virtq_desc d[3] = {
+		{ .addr = 0x30000, .len = sizeof(h), .flags = VIRTQ_DESC_F_NEXT,
+		  .next = (uint16_t)(head + 1) },
+		{ .addr = 0x31000, .len = 512, .flags = VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+		  .next = (uint16_t)(head + 2) },
+		{ .addr = 0x32000, .len = 1, .flags = VIRTQ_DESC_F_WRITE },
+	};
+	struct virtq_avail *av = (struct virtq_avail *)(f->guest + avail);
+	uint64_t one = 1;
+	unsigned before = f->stub->nqueue;
+
+	memcpy(f->guest + 0x30000, &h, sizeof(h));
+	memcpy(f->guest + desc + head * sizeof(d[0]), d, sizeof(d));
+	av->ring[av->idx % num] = head;
+	av->idx++;
+	assert_int_equal(write(f->kick, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 10 && f->stub->nqueue == before; i++)
+		sb_loop_run_once(f->loop, 0);
+	assert_int_equal(f->stub->nqueue, before + 1);
+}
+
+/* Without the in-flight region, GET_VRING_BASE waits for the queue's
+ * requests; a front end that hangs up meanwhile is seen gone at once,
+ * not on every turn of the loop until the backend answers. */
+static void test_hang_up_while_draining(void **state)
+{
+	struct fixture *f = *state;
+
+	set_memory(f, UINT64_C(1) << VIRTIO_F_VERSION_1, 0);
+	start_ring(f, 16, 0x1000, 0x2000, 0x3000);
+	guest_read(f, 16, 0x1000, 0x2000, 0);
+	msg_state(f, VHOST_USER_GET_VRING_BASE, 0, 0);
+	assert_true(f->exp.dev->draining);
+	close(f->front);
+	f->front = -1;
+	for (int i = 0; i < 3 && f->exp.dev; i++)
+		sb_loop_run_once(f->loop, 0);
+	assert_null(f->exp.dev);
+	assert_int_equal(f->stub->nqueue, 1); /* still at the backend */
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_hang_up_while_draining),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
