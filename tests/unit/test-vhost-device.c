@@ -4,8 +4,8 @@
  * backend (parked, so requests stay at the backend until the test says),
  * messages handed to sb_vu_device_message with descriptors the test makes,
  * the guest's ring written in a memfd.  The cases are what
- * fuzz-vhost-device found: a front end that hangs up while the device
- * drains a queue. */
+ * fuzz-vhost-device found: a ring shrunk while stopped with a request out,
+ * and a front end that hangs up while the device drains a queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,6 +186,67 @@ static void guest_read(struct fixture *f, uint16_t num, uint64_t desc, uint64_t 
 	assert_int_equal(f->stub->nqueue, before + 1);
 }
 
+/* Stopped with a request of a 1024-entry ring at the backend, the ring
+ * comes back with 16 entries and an in-flight region for 16: the request
+ * that completed meanwhile is not pushed (its head is past both the ring
+ * and the region's desc[]), and the region past its 16 entries is left
+ * alone. */
+static void test_ring_shrunk_while_stopped(void **state)
+{
+	struct fixture *f = *state;
+	struct vhost_user_inflight in = { .mmap_size = INFLIGHT_SIZE, .num_queues = 1,
+					  .queue_size = 16 };
+	size_t stale = offsetof(struct vhost_user_inflight_queue, desc) +
+		       600 * sizeof(struct vhost_user_inflight_desc);
+	struct virtq_used *used = (struct virtq_used *)(f->guest + 0x3000);
+	int region = memfd_create("inflight", MFD_CLOEXEC);
+	unsigned char *r;
+
+	assert_true(region >= 0);
+	assert_int_equal(ftruncate(region, INFLIGHT_SIZE), 0);
+	r = mmap(NULL, INFLIGHT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, region, 0);
+	assert_true(r != MAP_FAILED);
+	set_memory(f, (UINT64_C(1) << VIRTIO_F_VERSION_1) |
+		   (UINT64_C(1) << VHOST_USER_F_PROTOCOL_FEATURES),
+		   UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+	start_ring(f, 1024, 0x10000, 0x14000, 0x15000);
+	guest_read(f, 1024, 0x10000, 0x14000, 600);
+	msg_state(f, VHOST_USER_GET_VRING_BASE, 0, 0); /* answered at once: a region */
+	assert_false(f->exp.dev->draining);
+	stub_finish_parked(f->stub); /* done while stopped: waits for the start */
+
+	r[stale] = 1; /* what the device would clear past the region's 16 entries */
+	msg(f, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), region);
+	start_ring(f, 16, 0x1000, 0x2000, 0x3000);
+	assert_true(f->exp.dev->q[0].started);
+	assert_int_equal(r[stale], 1);
+	assert_int_equal(used->idx, 0);
+	assert_int_equal(f->exp.dev->q[0].inflight, 0);
+	munmap(r, INFLIGHT_SIZE);
+	close(region);
+}
+
+/* The same, with the request still at the backend when the smaller ring
+ * starts: its completion is not pushed either. */
+static void test_ring_shrunk_request_out(void **state)
+{
+	struct fixture *f = *state;
+	struct virtq_used *used = (struct virtq_used *)(f->guest + 0x3000);
+
+	set_memory(f, (UINT64_C(1) << VIRTIO_F_VERSION_1) |
+		   (UINT64_C(1) << VHOST_USER_F_PROTOCOL_FEATURES),
+		   UINT64_C(1) << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+	start_ring(f, 1024, 0x10000, 0x14000, 0x15000);
+	guest_read(f, 1024, 0x10000, 0x14000, 600);
+	msg_state(f, VHOST_USER_GET_VRING_BASE, 0, 0);
+	start_ring(f, 16, 0x1000, 0x2000, 0x3000);
+	assert_true(f->exp.dev->q[0].started);
+	stub_finish_parked(f->stub);
+	sb_loop_run_once(f->loop, 0);
+	assert_int_equal(used->idx, 0);
+	assert_int_equal(f->exp.dev->q[0].inflight, 0);
+}
+
 /* Without the in-flight region, GET_VRING_BASE waits for the queue's
  * requests; a front end that hangs up meanwhile is seen gone at once,
  * not on every turn of the loop until the backend answers. */
@@ -211,6 +272,8 @@ static void test_hang_up_while_draining(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_ring_shrunk_while_stopped),
+		T(test_ring_shrunk_request_out),
 		T(test_hang_up_while_draining),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,6 +165,16 @@ static void push_slot(struct sb_vu_slot *s)
 {
 	struct sb_vu_queue *q = s->q;
 
+	/* Popped before the front end stopped the ring and gave it a smaller
+	 * size (SET_VRING_NUM, no reset between): its head is no entry of
+	 * this ring nor of its in-flight record (whose desc[] it would write
+	 * past).  The front end has forgotten it: it goes, as a reset's do. */
+	if (s->chain.head >= q->num) {
+		sb_warn("%s: queue %u: a request popped from the ring before it shrank to %u "
+			"entries is dropped", q->dev->name, q->index, q->num);
+		TAILQ_INSERT_HEAD(&q->free, s, link);
+		return;
+	}
 	if (logging(q->dev))
 		log_chain(s);
 	sb_vu_inflight_push(q->region, &q->ring, s->chain.head, s->in_len);
