@@ -461,6 +461,20 @@ def vhost_ring_resized():
     return out
 
 
+def vhost_tables_replaced():
+    # a request stuck at the backend, the table replaced again and again:
+    # each replaced region stays mapped until it is done (32 were kept, the
+    # rest leaked with their fds)
+    q = Ring()
+    out = r_backend(1) + qemu_connect() + r_msg(SET_FEATURES, u64(FEATURES))
+    out += r_msg(SET_MEM_TABLE, mem_table(*GUEST)) + q.setup()
+    out += q.request(BLK_IN, 0, 512) + r_kick() + r_turns(2)
+    for t in range(6):
+        out += r_msg(SET_MEM_TABLE,
+                     mem_table(*[(i << 15, 0x4000 + 0x400 * t, i << 15) for i in range(8)]))
+    return out + r_backend(2) + r_turns(2)
+
+
 def vhost_malformed():
     q = Ring()
     # REPLY_ACK: each refusal is acknowledged, not the end of the front end
@@ -497,6 +511,7 @@ VHOST_DEVICE = {
     "reconnect-resubmit": b"\x00" + vhost_reconnect(),
     "mem-slots": b"\x04" + vhost_mem_slots(),
     "ring-resized-while-stopped": b"\x00" + vhost_ring_resized(),
+    "tables-replaced-with-request-out": b"\x00" + vhost_tables_replaced(),
     "malformed": b"\x00" + vhost_malformed(),
     "oversized": b"\x00" + qemu_connect() + r_msg(SET_FEATURES, size=0xffff),
 }

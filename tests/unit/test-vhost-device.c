@@ -5,7 +5,8 @@
  * messages handed to sb_vu_device_message with descriptors the test makes,
  * the guest's ring written in a memfd.  The cases are what
  * fuzz-vhost-device found: a ring shrunk while stopped with a request out,
- * and a front end that hangs up while the device drains a queue. */
+ * a front end that hangs up while the device drains a queue, and memory
+ * tables replaced again and again while a request is out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -267,6 +269,59 @@ static void test_hang_up_while_draining(void **state)
 	assert_int_equal(f->stub->nqueue, 1); /* still at the backend */
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* A front end that replaces its memory table again and again while a
+ * request is at the backend: every replaced region stays mapped until the
+ * request is done, and then goes, its fd with it (there was room for 32
+ * and the rest leaked). */
+static void test_tables_replaced_with_request_out(void **state)
+{
+	struct fixture *f = *state;
+	struct vhost_user_mem_table t = { .nregions = 8 };
+	int before;
+
+	set_memory(f, UINT64_C(1) << VIRTIO_F_VERSION_1, 0);
+	start_ring(f, 16, 0x1000, 0x2000, 0x3000);
+	guest_read(f, 16, 0x1000, 0x2000, 0);
+	before = count_fds(); /* the first table's one region among them */
+	for (uint64_t k = 0; k < 6; k++) {
+		struct sb_vu_msg m;
+
+		sb_vu_msg_init(&m);
+		m.hdr.request = VHOST_USER_SET_MEM_TABLE;
+		m.hdr.flags = VHOST_USER_VERSION;
+		m.hdr.size = 8 + 8 * sizeof(t.regions[0]);
+		for (unsigned i = 0; i < 8; i++) {
+			/* A new size each time: not the same memory again. */
+			t.regions[i] = (struct vhost_user_mem_region){
+				.guest_phys_addr = i << 15, .memory_size = 0x4000 + 0x400 * k,
+				.userspace_addr = UVA + (i << 15), .mmap_offset = i << 15 };
+			m.fds[m.nfds++] = fcntl(f->guest_fd, F_DUPFD_CLOEXEC, 3);
+		}
+		memcpy(&m.p, &t, m.hdr.size);
+		m.got = sizeof(m.hdr) + m.hdr.size;
+		sb_vu_device_message(f->exp.dev, &m);
+		assert_non_null(f->exp.dev);
+	}
+	assert_int_equal(count_fds(), before + 8 + 5 * 8); /* every one kept */
+	stub_finish_parked(f->stub);
+	sb_loop_run_once(f->loop, 0);
+	assert_int_equal(f->exp.dev->inflight, 0);
+	assert_int_equal(count_fds(), before - 1 + 8); /* the table in use only */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -275,6 +330,7 @@ int main(void)
 		T(test_ring_shrunk_while_stopped),
 		T(test_ring_shrunk_request_out),
 		T(test_hang_up_while_draining),
+		T(test_tables_replaced_with_request_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -352,16 +352,51 @@ static void rings_follow_memory(struct sb_vu_device *dev)
 		}
 }
 
+/* Keeps region @r mapped until the device's requests are done: in
+ * old_mem, or once that is full in old_more's last table.  False if out
+ * of memory. */
+static bool keep_old(struct sb_vu_device *dev, const struct sb_vu_region *r)
+{
+	struct sb_vu_mem *t = &dev->old_mem;
+
+	if (t->n == VHOST_USER_MAX_MEM_SLOTS && dev->n_old_more)
+		t = &dev->old_more[dev->n_old_more - 1];
+	if (t->n == VHOST_USER_MAX_MEM_SLOTS) {
+		struct sb_vu_mem *more = realloc(dev->old_more,
+						 (dev->n_old_more + 1) * sizeof(*more));
+		if (!more)
+			return false;
+		dev->old_more = more;
+		t = &more[dev->n_old_more++];
+		sb_vu_mem_init(t);
+	}
+	t->r[t->n++] = *r;
+	return true;
+}
+
+/* Unmaps what keep_old kept. */
+static void clear_old(struct sb_vu_device *dev)
+{
+	sb_vu_mem_clear(&dev->old_mem);
+	for (unsigned i = 0; i < dev->n_old_more; i++)
+		sb_vu_mem_clear(&dev->old_more[i]);
+	free(dev->old_more);
+	dev->old_more = NULL;
+	dev->n_old_more = 0;
+}
+
 /* Unmaps the regions of @m, or, while requests at the backend may point
- * into them, keeps them mapped until the last completes (old_mem).  Past
- * that table's room a mapping is left alone rather than pulled from under
- * a request. */
+ * into them, keeps them mapped until the last completes (keep_old): a
+ * front end may replace its table any number of times meanwhile.  Out of
+ * memory, a mapping is left alone rather than pulled from under a
+ * request. */
 static void retire_mem(struct sb_vu_device *dev, struct sb_vu_mem *m)
 {
 	if (dev->inflight) {
 		for (unsigned i = 0; i < m->n; i++)
-			if (dev->old_mem.n < VHOST_USER_MAX_MEM_SLOTS)
-				dev->old_mem.r[dev->old_mem.n++] = m->r[i];
+			if (!keep_old(dev, &m->r[i]))
+				sb_warn("%s: no memory to keep a replaced memory region until its "
+					"requests are done: it stays mapped", dev->name);
 		m->n = 0;
 	}
 	sb_vu_mem_clear(m);
@@ -726,7 +761,7 @@ void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push)
 	q->inflight--;
 	dev->inflight--;
 	if (dev->inflight == 0)
-		sb_vu_mem_clear(&dev->old_mem);
+		clear_old(dev);
 	if (inst != dev->inst || dev->gone || !push) {
 		/* Fenced, or of an instance that has ended: the ring is not its. */
 		TAILQ_INSERT_HEAD(&q->free, s, link);
@@ -856,6 +891,6 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 	sb_vu_log_clear(&dev->log);
 	sb_vu_msg_release(&dev->msg);
 	sb_vu_mem_clear(&dev->mem);
-	sb_vu_mem_clear(&dev->old_mem);
+	clear_old(dev);
 	free(dev);
 }

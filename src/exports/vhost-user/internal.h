@@ -113,6 +113,8 @@ struct sb_vu_device {
 	struct sb_vu_mem mem;
 	struct sb_vu_log log;         /* a migration's dirty log (SET_LOG_BASE) */
 	struct sb_vu_mem old_mem;     /* replaced while requests pointed into it */
+	struct sb_vu_mem *old_more;   /* ...and more of them once old_mem is full */
+	unsigned n_old_more;
 	unsigned inflight;            /* of every queue */
 	bool draining;                /* GET_VRING_BASE in dev->msg waits for its
 					 queue's requests: no message read meanwhile */
