@@ -475,6 +475,20 @@ def vhost_tables_replaced():
     return out + r_backend(2) + r_turns(2)
 
 
+def vhost_used_over_avail():
+    # the used ring over the avail ring: each request that completes at once
+    # (an unsupported type) moves the avail index on again (queue_run spun)
+    q = Ring(used=0x2000)
+    out = qemu_connect() + r_msg(SET_FEATURES, u64(FEATURES & ~(1 << F_EVENT_IDX)))
+    out += r_guest(0x30000, struct.pack("<IIQ", 99, 0, 0))
+    out += r_guest(0x1000, struct.pack("<QIHH", 0x30000, 16, 1, 2) +
+                   struct.pack("<QIHH", 0x30000, 16, 1, 3) +
+                   struct.pack("<QIHH", 0x32000, 1, 2, 0) + struct.pack("<QIHH", 0x32001, 1, 2, 0))
+    out += r_guest(0x2000, struct.pack("<HH", 0, 1))
+    out += r_msg(SET_MEM_TABLE, mem_table(*GUEST)) + q.setup() + r_kick() + r_turns(3)
+    return out + HANG_UP
+
+
 def vhost_malformed():
     q = Ring()
     # REPLY_ACK: each refusal is acknowledged, not the end of the front end
@@ -512,6 +526,7 @@ VHOST_DEVICE = {
     "mem-slots": b"\x04" + vhost_mem_slots(),
     "ring-resized-while-stopped": b"\x00" + vhost_ring_resized(),
     "tables-replaced-with-request-out": b"\x00" + vhost_tables_replaced(),
+    "used-ring-over-avail-ring": b"\x00" + vhost_used_over_avail(),
     "malformed": b"\x00" + vhost_malformed(),
     "oversized": b"\x00" + qemu_connect() + r_msg(SET_FEATURES, size=0xffff),
 }

@@ -5,8 +5,9 @@
  * messages handed to sb_vu_device_message with descriptors the test makes,
  * the guest's ring written in a memfd.  The cases are what
  * fuzz-vhost-device found: a ring shrunk while stopped with a request out,
- * a front end that hangs up while the device drains a queue, and memory
- * tables replaced again and again while a request is out. */
+ * a front end that hangs up while the device drains a queue, memory
+ * tables replaced again and again while a request is out, and a used ring
+ * over the avail ring that keeps the queue from running dry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,6 +270,45 @@ static void test_hang_up_while_draining(void **state)
 	assert_int_equal(f->stub->nqueue, 1); /* still at the backend */
 }
 
+/* A guest that puts its used ring over its avail ring: every request
+ * that completes at once (an unsupported type) moves the avail index one
+ * ahead again, so the queue never runs dry.  The device pops a ring's
+ * worth per turn of the loop and the loop goes on: a hang-up is seen. */
+static void test_used_ring_over_avail_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_blk_outhdr h = { .type = 99 };
+	/* Heads 0 and 1: header then status; every value a push writes into
+	 * the avail ring (head 0 or 1, length 1) is one of them. */
+	struct virtq_desc d[4] = {
+		{ .addr = 0x30000, .len = sizeof(h), .flags = VIRTQ_DESC_F_NEXT, .next = 2 },
+		{ .addr = 0x30000, .len = sizeof(h), .flags = VIRTQ_DESC_F_NEXT, .next = 3 },
+		{ .addr = 0x32000, .len = 1, .flags = VIRTQ_DESC_F_WRITE },
+		{ .addr = 0x32001, .len = 1, .flags = VIRTQ_DESC_F_WRITE },
+	};
+	struct virtq_avail *av = (struct virtq_avail *)(f->guest + 0x2000);
+	uint64_t one = 1;
+
+	alarm(20); /* it used to spin in queue_run for good */
+	memcpy(f->guest + 0x30000, &h, sizeof(h));
+	memcpy(f->guest + 0x1000, d, sizeof(d));
+	av->idx = 1; /* one available; and the used index the device starts from */
+	set_memory(f, UINT64_C(1) << VIRTIO_F_VERSION_1, 0);
+	start_ring(f, 16, 0x1000, 0x2000, 0x2000);
+	assert_int_equal(write(f->kick, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 3; i++)
+		sb_loop_run_once(f->loop, 0);
+	assert_true(f->exp.dev->q[0].started);
+	assert_false(f->exp.dev->q[0].ring.broken);
+	assert_true((uint16_t)(f->exp.dev->q[0].ring.used_idx - 1) > 16); /* it went on */
+	close(f->front);
+	f->front = -1;
+	for (int i = 0; i < 3 && f->exp.dev; i++)
+		sb_loop_run_once(f->loop, 0);
+	assert_null(f->exp.dev);
+	alarm(0);
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -331,6 +371,7 @@ int main(void)
 		T(test_ring_shrunk_request_out),
 		T(test_hang_up_while_draining),
 		T(test_tables_replaced_with_request_out),
+		T(test_used_ring_over_avail_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,7 @@ static void queue_init(struct sb_vu_device *dev, unsigned i)
 	q->index = i;
 	q->kick_fd = q->call_fd = -1;
 	sb_defer_init(&q->run, queue_run, q);
+	sb_timer_init(&q->again, queue_run, q);
 	sb_defer_init(&q->notify, queue_notify, q);
 	TAILQ_INIT(&q->free);
 	TAILQ_INIT(&q->unpushed);
@@ -125,6 +126,7 @@ static void queue_stop(struct sb_vu_queue *q)
 		q->kick_fd = -1;
 	}
 	sb_loop_defer_cancel(loop, &q->run);
+	sb_timer_cancel(loop, &q->again);
 	q->started = false;
 }
 
@@ -274,6 +276,7 @@ static void queue_run(void *opaque)
 {
 	struct sb_vu_queue *q = opaque;
 	struct sb_vu_device *dev = q->dev;
+	unsigned budget = q->num;
 
 	while (q->started && q->enabled && !dev->gone && !dev->draining) {
 		struct sb_vu_slot *s = TAILQ_FIRST(&q->free);
@@ -282,6 +285,16 @@ static void queue_run(void *opaque)
 
 		if (!s || !sb_disk_accepting(dev->exp->disk, &dev->inst->session))
 			return; /* a completion, or the session's resume(), runs it again */
+		/* Requests that complete at once (bad ones, GET_ID) give their
+		 * slot back before the next pop, and the guest may make more
+		 * available as fast as we pop, or put its used ring, a status
+		 * byte or an ID over the avail index: a ring's worth, then the
+		 * rest on a later turn, after the loop's other events. */
+		if (budget-- == 0) {
+			sb_loop_defer_cancel(dev->loop, &q->run); /* their slot_done's */
+			sb_timer_arm(dev->loop, &q->again, sb_now_ns());
+			return;
+		}
 		r = queue_next_chain(q, s, &why);
 		if (r == 0) {
 			if (!sb_vu_vring_arm(&q->ring))
