@@ -475,12 +475,13 @@ def vhost_tables_replaced():
     return out + r_backend(2) + r_turns(2)
 
 
-def vhost_used_over_avail():
-    # the used ring over the avail ring: each request that completes at once
-    # (an unsupported type) moves the avail index on again (queue_run spun)
+def vhost_used_over_avail(kind=99):
+    # the used ring over the avail ring: each request that completes (at
+    # once: an unsupported type; or at the backend: a flush) moves the avail
+    # index on again (queue_run spun; then queue_run and the completions)
     q = Ring(used=0x2000)
     out = qemu_connect() + r_msg(SET_FEATURES, u64(FEATURES & ~(1 << F_EVENT_IDX)))
-    out += r_guest(0x30000, struct.pack("<IIQ", 99, 0, 0))
+    out += r_guest(0x30000, struct.pack("<IIQ", kind, 0, 0))
     out += r_guest(0x1000, struct.pack("<QIHH", 0x30000, 16, 1, 2) +
                    struct.pack("<QIHH", 0x30000, 16, 1, 3) +
                    struct.pack("<QIHH", 0x32000, 1, 2, 0) + struct.pack("<QIHH", 0x32001, 1, 2, 0))
@@ -527,6 +528,7 @@ VHOST_DEVICE = {
     "ring-resized-while-stopped": b"\x00" + vhost_ring_resized(),
     "tables-replaced-with-request-out": b"\x00" + vhost_tables_replaced(),
     "used-ring-over-avail-ring": b"\x00" + vhost_used_over_avail(),
+    "used-ring-over-avail-ring-backend": b"\x00" + vhost_used_over_avail(BLK_FLUSH),
     "malformed": b"\x00" + vhost_malformed(),
     "oversized": b"\x00" + qemu_connect() + r_msg(SET_FEATURES, size=0xffff),
 }

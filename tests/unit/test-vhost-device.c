@@ -271,13 +271,12 @@ static void test_hang_up_while_draining(void **state)
 }
 
 /* A guest that puts its used ring over its avail ring: every request
- * that completes at once (an unsupported type) moves the avail index one
- * ahead again, so the queue never runs dry.  The device pops a ring's
- * worth per turn of the loop and the loop goes on: a hang-up is seen. */
-static void test_used_ring_over_avail_ring(void **state)
+ * of @type that completes moves the avail index one ahead again, so the
+ * queue never runs dry.  The device pops a ring's worth per turn of the
+ * loop and the loop goes on: a hang-up is seen. */
+static void used_ring_over_avail_ring(struct fixture *f, uint32_t type)
 {
-	struct fixture *f = *state;
-	struct virtio_blk_outhdr h = { .type = 99 };
+	struct virtio_blk_outhdr h = { .type = type };
 	/* Heads 0 and 1: header then status; every value a push writes into
 	 * the avail ring (head 0 or 1, length 1) is one of them. */
 	struct virtq_desc d[4] = {
@@ -307,6 +306,22 @@ static void test_used_ring_over_avail_ring(void **state)
 		sb_loop_run_once(f->loop, 0);
 	assert_null(f->exp.dev);
 	alarm(0);
+}
+
+/* Completed at once: an unsupported type. */
+static void test_used_ring_over_avail_ring(void **state)
+{
+	used_ring_over_avail_ring(*state, 99);
+}
+
+/* Completed by the backend in the same pass of deferred calls as the
+ * queue's run they queue (a flush, the stub answering on its next call). */
+static void test_used_ring_over_avail_ring_backend(void **state)
+{
+	struct fixture *f = *state;
+
+	f->stub->park = false;
+	used_ring_over_avail_ring(f, VIRTIO_BLK_T_FLUSH);
 }
 
 static int count_fds(void)
@@ -372,6 +387,7 @@ int main(void)
 		T(test_hang_up_while_draining),
 		T(test_tables_replaced_with_request_out),
 		T(test_used_ring_over_avail_ring),
+		T(test_used_ring_over_avail_ring_backend),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,7 @@
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
 static void queue_run(void *opaque);
+static void queue_again(void *opaque);
 static void reap(void *opaque);
 static void queue_notify(void *opaque);
 static void sock_ready(void *opaque, uint32_t events);
@@ -56,7 +57,7 @@ static void queue_init(struct sb_vu_device *dev, unsigned i)
 	q->index = i;
 	q->kick_fd = q->call_fd = -1;
 	sb_defer_init(&q->run, queue_run, q);
-	sb_timer_init(&q->again, queue_run, q);
+	sb_timer_init(&q->again, queue_again, q);
 	sb_defer_init(&q->notify, queue_notify, q);
 	TAILQ_INIT(&q->free);
 	TAILQ_INIT(&q->unpushed);
@@ -254,6 +255,7 @@ static void queue_maybe_start(struct sb_vu_queue *q)
 		queue_adopt_region(q);
 	q->adopt_region = false; /* the first start decides */
 	q->started = true;
+	q->budget = q->num;
 	/* What completed while the ring was stopped goes to the guest now. */
 	for (struct sb_vu_slot *s; (s = TAILQ_FIRST(&q->unpushed));) {
 		TAILQ_REMOVE(&q->unpushed, s, link);
@@ -276,7 +278,6 @@ static void queue_run(void *opaque)
 {
 	struct sb_vu_queue *q = opaque;
 	struct sb_vu_device *dev = q->dev;
-	unsigned budget = q->num;
 
 	while (q->started && q->enabled && !dev->gone && !dev->draining) {
 		struct sb_vu_slot *s = TAILQ_FIRST(&q->free);
@@ -285,14 +286,15 @@ static void queue_run(void *opaque)
 
 		if (!s || !sb_disk_accepting(dev->exp->disk, &dev->inst->session))
 			return; /* a completion, or the session's resume(), runs it again */
-		/* Requests that complete at once (bad ones, GET_ID) give their
-		 * slot back before the next pop, and the guest may make more
-		 * available as fast as we pop, or put its used ring, a status
-		 * byte or an ID over the avail index: a ring's worth, then the
-		 * rest on a later turn, after the loop's other events. */
-		if (budget-- == 0) {
-			sb_loop_defer_cancel(dev->loop, &q->run); /* their slot_done's */
-			sb_timer_arm(dev->loop, &q->again, sb_now_ns());
+		/* Completions give slots back and run the queue again, as soon
+		 * as the same pass of deferred calls for some (bad requests,
+		 * GET_ID, a backend that answers at once), and the guest may
+		 * make chains available as fast as they are popped, or put its
+		 * used ring, a status byte or an ID over its avail index: a
+		 * ring's worth, then the loop's other events, then the rest. */
+		if (q->budget == 0) {
+			if (!q->again.armed)
+				sb_timer_arm(dev->loop, &q->again, sb_now_ns());
 			return;
 		}
 		r = queue_next_chain(q, s, &why);
@@ -306,6 +308,7 @@ static void queue_run(void *opaque)
 				"device is reset", dev->name, q->index, why);
 			return;
 		}
+		q->budget--;
 		TAILQ_REMOVE(&q->free, s, link);
 		if (q->region) /* the head is below q->num: the walk checked it */
 			sb_vu_inflight_popped(q->region, s->chain.head, ++dev->pop_counter);
@@ -315,6 +318,15 @@ static void queue_run(void *opaque)
 		dev->inflight++;
 		sb_vu_blk_start(s);
 	}
+}
+
+/* The loop's other events had their turn: a new budget. */
+static void queue_again(void *opaque)
+{
+	struct sb_vu_queue *q = opaque;
+
+	q->budget = q->num;
+	queue_run(q);
 }
 
 void sb_vu_device_resume(struct sb_session *session)

@@ -70,8 +70,8 @@ struct sb_vu_queue {
 	int kick_fd, call_fd;
 	struct sb_watch kick_watch;
 	struct sb_defer run;          /* pop what is available */
-	struct sb_timer again;        /* a ring's worth popped at once: the rest
-					 after the loop's other events */
+	unsigned budget;              /* pops left before the loop's other events */
+	struct sb_timer again;        /* ...which then give it a new one */
 	struct sb_defer notify;       /* one interrupt for a batch of pushes */
 	unsigned char *slot_mem;
 	size_t slot_size;
