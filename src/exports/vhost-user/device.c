@@ -42,6 +42,7 @@
 	 (UINT64_C(1) << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
 static void queue_run(void *opaque);
+static void queue_again(void *opaque);
 static void reap(void *opaque);
 static void queue_notify(void *opaque);
 static void sock_ready(void *opaque, uint32_t events);
@@ -56,6 +57,7 @@ static void queue_init(struct sb_vu_device *dev, unsigned i)
 	q->index = i;
 	q->kick_fd = q->call_fd = -1;
 	sb_defer_init(&q->run, queue_run, q);
+	sb_timer_init(&q->again, queue_again, q);
 	sb_defer_init(&q->notify, queue_notify, q);
 	TAILQ_INIT(&q->free);
 	TAILQ_INIT(&q->unpushed);
@@ -125,6 +127,7 @@ static void queue_stop(struct sb_vu_queue *q)
 		q->kick_fd = -1;
 	}
 	sb_loop_defer_cancel(loop, &q->run);
+	sb_timer_cancel(loop, &q->again);
 	q->started = false;
 }
 
@@ -165,6 +168,16 @@ static void push_slot(struct sb_vu_slot *s)
 {
 	struct sb_vu_queue *q = s->q;
 
+	/* Popped before the front end stopped the ring and gave it a smaller
+	 * size (SET_VRING_NUM, no reset between): its head is no entry of
+	 * this ring nor of its in-flight record (whose desc[] it would write
+	 * past).  The front end has forgotten it: it goes, as a reset's do. */
+	if (s->chain.head >= q->num) {
+		sb_warn("%s: queue %u: a request popped from the ring before it shrank to %u "
+			"entries is dropped", q->dev->name, q->index, q->num);
+		TAILQ_INSERT_HEAD(&q->free, s, link);
+		return;
+	}
 	if (logging(q->dev))
 		log_chain(s);
 	sb_vu_inflight_push(q->region, &q->ring, s->chain.head, s->in_len);
@@ -242,6 +255,7 @@ static void queue_maybe_start(struct sb_vu_queue *q)
 		queue_adopt_region(q);
 	q->adopt_region = false; /* the first start decides */
 	q->started = true;
+	q->budget = q->num;
 	/* What completed while the ring was stopped goes to the guest now. */
 	for (struct sb_vu_slot *s; (s = TAILQ_FIRST(&q->unpushed));) {
 		TAILQ_REMOVE(&q->unpushed, s, link);
@@ -272,6 +286,17 @@ static void queue_run(void *opaque)
 
 		if (!s || !sb_disk_accepting(dev->exp->disk, &dev->inst->session))
 			return; /* a completion, or the session's resume(), runs it again */
+		/* Completions give slots back and run the queue again, as soon
+		 * as the same pass of deferred calls for some (bad requests,
+		 * GET_ID, a backend that answers at once), and the guest may
+		 * make chains available as fast as they are popped, or put its
+		 * used ring, a status byte or an ID over its avail index: a
+		 * ring's worth, then the loop's other events, then the rest. */
+		if (q->budget == 0) {
+			if (!q->again.armed)
+				sb_timer_arm(dev->loop, &q->again, sb_now_ns());
+			return;
+		}
 		r = queue_next_chain(q, s, &why);
 		if (r == 0) {
 			if (!sb_vu_vring_arm(&q->ring))
@@ -283,6 +308,7 @@ static void queue_run(void *opaque)
 				"device is reset", dev->name, q->index, why);
 			return;
 		}
+		q->budget--;
 		TAILQ_REMOVE(&q->free, s, link);
 		if (q->region) /* the head is below q->num: the walk checked it */
 			sb_vu_inflight_popped(q->region, s->chain.head, ++dev->pop_counter);
@@ -292,6 +318,15 @@ static void queue_run(void *opaque)
 		dev->inflight++;
 		sb_vu_blk_start(s);
 	}
+}
+
+/* The loop's other events had their turn: a new budget. */
+static void queue_again(void *opaque)
+{
+	struct sb_vu_queue *q = opaque;
+
+	q->budget = q->num;
+	queue_run(q);
 }
 
 void sb_vu_device_resume(struct sb_session *session)
@@ -342,16 +377,51 @@ static void rings_follow_memory(struct sb_vu_device *dev)
 		}
 }
 
+/* Keeps region @r mapped until the device's requests are done: in
+ * old_mem, or once that is full in old_more's last table.  False if out
+ * of memory. */
+static bool keep_old(struct sb_vu_device *dev, const struct sb_vu_region *r)
+{
+	struct sb_vu_mem *t = &dev->old_mem;
+
+	if (t->n == VHOST_USER_MAX_MEM_SLOTS && dev->n_old_more)
+		t = &dev->old_more[dev->n_old_more - 1];
+	if (t->n == VHOST_USER_MAX_MEM_SLOTS) {
+		struct sb_vu_mem *more = realloc(dev->old_more,
+						 (dev->n_old_more + 1) * sizeof(*more));
+		if (!more)
+			return false;
+		dev->old_more = more;
+		t = &more[dev->n_old_more++];
+		sb_vu_mem_init(t);
+	}
+	t->r[t->n++] = *r;
+	return true;
+}
+
+/* Unmaps what keep_old kept. */
+static void clear_old(struct sb_vu_device *dev)
+{
+	sb_vu_mem_clear(&dev->old_mem);
+	for (unsigned i = 0; i < dev->n_old_more; i++)
+		sb_vu_mem_clear(&dev->old_more[i]);
+	free(dev->old_more);
+	dev->old_more = NULL;
+	dev->n_old_more = 0;
+}
+
 /* Unmaps the regions of @m, or, while requests at the backend may point
- * into them, keeps them mapped until the last completes (old_mem).  Past
- * that table's room a mapping is left alone rather than pulled from under
- * a request. */
+ * into them, keeps them mapped until the last completes (keep_old): a
+ * front end may replace its table any number of times meanwhile.  Out of
+ * memory, a mapping is left alone rather than pulled from under a
+ * request. */
 static void retire_mem(struct sb_vu_device *dev, struct sb_vu_mem *m)
 {
 	if (dev->inflight) {
 		for (unsigned i = 0; i < m->n; i++)
-			if (dev->old_mem.n < VHOST_USER_MAX_MEM_SLOTS)
-				dev->old_mem.r[dev->old_mem.n++] = m->r[i];
+			if (!keep_old(dev, &m->r[i]))
+				sb_warn("%s: no memory to keep a replaced memory region until its "
+					"requests are done: it stays mapped", dev->name);
 		m->n = 0;
 	}
 	sb_vu_mem_clear(m);
@@ -657,11 +727,33 @@ static void dispatch(struct sb_vu_device *dev)
 	sb_vu_msg_release(m);
 }
 
+void sb_vu_device_message(struct sb_vu_device *dev, struct sb_vu_msg *m)
+{
+	const char *why = NULL;
+	char what[160];
+
+	dev->msg = *m;
+	sb_vu_msg_init(m);
+	if (sb_vu_msg_check(&dev->msg, &why)) {
+		dispatch(dev);
+		return;
+	}
+	snprintf(what, sizeof(what), "it sent %s", why);
+	sb_vu_device_close(dev, what);
+}
+
 static void sock_ready(void *opaque, uint32_t events)
 {
 	struct sb_vu_device *dev = opaque;
 
-	(void)events;
+	/* Draining, the socket is watched for nothing, but epoll reports a
+	 * hang-up all the same, on every turn until it is handled: the front
+	 * end has gone, and the requests drained for it may take as long as
+	 * the backend's outage. */
+	if (dev->draining && (events & (EPOLLHUP | EPOLLERR))) {
+		sb_vu_device_close(dev, "it disconnected");
+		return;
+	}
 	while (!dev->gone && !dev->draining) {
 		const char *why = NULL;
 		int r = sb_vu_msg_recv(dev->sock, &dev->msg, &why);
@@ -694,7 +786,7 @@ void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push)
 	q->inflight--;
 	dev->inflight--;
 	if (dev->inflight == 0)
-		sb_vu_mem_clear(&dev->old_mem);
+		clear_old(dev);
 	if (inst != dev->inst || dev->gone || !push) {
 		/* Fenced, or of an instance that has ended: the ring is not its. */
 		TAILQ_INSERT_HEAD(&q->free, s, link);
@@ -824,6 +916,6 @@ void sb_vu_device_free(struct sb_vu_device *dev)
 	sb_vu_log_clear(&dev->log);
 	sb_vu_msg_release(&dev->msg);
 	sb_vu_mem_clear(&dev->mem);
-	sb_vu_mem_clear(&dev->old_mem);
+	clear_old(dev);
 	free(dev);
 }

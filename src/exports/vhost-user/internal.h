@@ -70,6 +70,8 @@ struct sb_vu_queue {
 	int kick_fd, call_fd;
 	struct sb_watch kick_watch;
 	struct sb_defer run;          /* pop what is available */
+	unsigned budget;              /* pops left before the loop's other events */
+	struct sb_timer again;        /* ...which then give it a new one */
 	struct sb_defer notify;       /* one interrupt for a batch of pushes */
 	unsigned char *slot_mem;
 	size_t slot_size;
@@ -113,6 +115,8 @@ struct sb_vu_device {
 	struct sb_vu_mem mem;
 	struct sb_vu_log log;         /* a migration's dirty log (SET_LOG_BASE) */
 	struct sb_vu_mem old_mem;     /* replaced while requests pointed into it */
+	struct sb_vu_mem *old_more;   /* ...and more of them once old_mem is full */
+	unsigned n_old_more;
 	unsigned inflight;            /* of every queue */
 	bool draining;                /* GET_VRING_BASE in dev->msg waits for its
 					 queue's requests: no message read meanwhile */
@@ -150,6 +154,14 @@ void sb_vu_blk_start(struct sb_vu_slot *s);
 
 /* A front end connected on @sock (the export owns the device from now). */
 struct sb_vu_device *sb_vu_device_new(struct sb_vu_export *exp, int sock, unsigned id);
+/* Runs @m, a message read whole from the front end, as the socket's
+ * reader does once it has one: a message sb_vu_msg_check refuses closes
+ * the device, any other goes to its handler (and its reply, if any, to
+ * the socket).  The device takes @m and its fds (those no handler keeps
+ * are closed); @m is left empty.  Only while the device is neither gone
+ * nor draining, with no message half read (it reads none then).  The
+ * seam of the fuzz harness that drives the handlers without the reader. */
+void sb_vu_device_message(struct sb_vu_device *dev, struct sb_vu_msg *m);
 /* Gives a slot back to its queue, and pushes its chain with @in_len bytes
  * written unless the device has gone. */
 void sb_vu_device_slot_done(struct sb_vu_slot *s, bool push);
